@@ -1,0 +1,25 @@
+"""Figures the notebooks draw. Imports no model code."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+
+__all__ = ["show_images"]
+
+
+def show_images(images, titles=None, rows=2, cols=8, scale=1.4, cmap="gray"):
+    """A grid of images (a (N, H, W) tensor or array, or a list of them) with titles."""
+    n = min(len(images), rows * cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * scale, rows * (scale + 0.25)))
+    for i, ax in enumerate(getattr(axes, "flat", [axes])):
+        ax.axis("off")
+        if i >= n:
+            continue
+        image = images[i]
+        if hasattr(image, "detach"):
+            image = image.detach().cpu()
+        ax.imshow(image, cmap=cmap)
+        if titles is not None:
+            ax.set_title(titles[i], fontsize=9)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,180 @@
+import pytest
+import torch
+import torchvision
+from torch import nn
+
+from book import book_resnet18
+from resnet_helpers import (
+    PRESETS,
+    Residual,
+    ResNetConfig,
+    build_resnet,
+    count_flops,
+    count_params,
+    count_weight_layers,
+    preset_name,
+    resnet_block,
+    stage_table,
+    summary,
+)
+
+BOOK_STAGE_SHAPES = [(1, 64, 56, 56), (1, 64, 56, 56), (1, 128, 28, 28), (1, 256, 14, 14), (1, 512, 7, 7)]
+
+
+def course_resnet18():
+    b1 = nn.Sequential(
+        nn.Conv2d(1, 64, kernel_size=7, stride=2, padding=3),
+        nn.BatchNorm2d(64),
+        nn.ReLU(),
+        nn.MaxPool2d(kernel_size=3, stride=2, padding=1),
+    )
+    b2 = nn.Sequential(*resnet_block(64, 64, 2, first_block=True))
+    b3 = nn.Sequential(*resnet_block(64, 128, 2))
+    b4 = nn.Sequential(*resnet_block(128, 256, 2))
+    b5 = nn.Sequential(*resnet_block(256, 512, 2))
+    return nn.Sequential(b1, b2, b3, b4, b5, nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten(), nn.Linear(512, 10))
+
+
+def test_resnet_block_returns_list_of_residuals():
+    blocks = resnet_block(64, 128, 2)
+    assert isinstance(blocks, list) and len(blocks) == 2
+    assert all(isinstance(b, Residual) for b in blocks)
+    assert blocks[0].conv3 is not None and blocks[0].conv1.stride == (2, 2)
+    assert blocks[1].conv3 is None
+    assert all(b.conv3 is None for b in resnet_block(64, 64, 2, first_block=True))
+
+
+def test_resnet_block_first_block_channel_mismatch_is_refused():
+    with pytest.raises(ValueError, match="first_block=True"):
+        resnet_block(32, 64, 2, first_block=True)
+    with pytest.raises(ValueError, match="num_residuals"):
+        resnet_block(64, 64, 0, first_block=True)
+
+
+@pytest.mark.parametrize("make", [course_resnet18, lambda: build_resnet("resnet18")])
+def test_course_resnet18_params_and_shapes(make):
+    net = make()
+    assert count_params(net) == 11_178_378
+    X = torch.rand(1, 1, 224, 224)
+    shapes = []
+    for layer in net:
+        X = layer(X)
+        shapes.append(tuple(X.shape))
+    assert shapes[:5] == BOOK_STAGE_SHAPES
+    assert shapes[5:] == [(1, 512, 1, 1), (1, 512), (1, 10)]
+
+
+def test_built_resnet18_equals_the_book():
+    torch.manual_seed(0)
+    book, ours = book_resnet18(), build_resnet("resnet18")
+    # same tensors in the same order; only the names differ (b1 vs 0, ...)
+    ours.load_state_dict(dict(zip(ours.state_dict(), book.state_dict().values(), strict=True)))
+    X = torch.rand(2, 1, 96, 96)
+    book.eval(), ours.eval()
+    torch.testing.assert_close(ours(X), book(X), rtol=0, atol=0)
+
+
+TORCHVISION_PARAMS = {
+    "resnet18": 11_689_512,
+    "resnet34": 21_797_672,
+    "resnet50": 25_557_032,
+    "resnet101": 44_549_160,
+    "resnet152": 60_192_808,
+}
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_presets_within_1_percent_of_torchvision(name):
+    with torch.device("meta"):
+        ours = count_params(build_resnet(name, in_channels=3, num_classes=1000))
+        theirs = count_params(getattr(torchvision.models, name)())
+    assert theirs == TORCHVISION_PARAMS[name]
+    assert abs(ours - theirs) / theirs < 0.01, (ours, theirs)
+
+
+@pytest.mark.parametrize(
+    "name,depth",
+    [("resnet18", 18), ("resnet34", 34), ("resnet50", 50), ("resnet101", 101), ("resnet152", 152)],
+)
+def test_depth_is_the_name(name, depth):
+    with torch.device("meta"):
+        net = build_resnet(name)
+    assert count_weight_layers(net) == depth == net.config.depth
+    assert preset_name(net.config) == f"ResNet-{depth}"
+
+
+def test_preset_name_none_for_custom():
+    assert preset_name(ResNetConfig(blocks=(1, 1, 1, 1))) is None
+
+
+def test_forward_features_and_head():
+    net = build_resnet("resnet18").eval()
+    X = torch.rand(2, 1, 96, 96)
+    features = net.forward_features(X)
+    assert features.shape == (2, 512, 3, 3)
+    torch.testing.assert_close(net.forward_head(features), net(X))
+
+
+@pytest.mark.parametrize("block", ["basic", "bottleneck", "preact"])
+@pytest.mark.parametrize("stem", ["course", "compact"])
+def test_every_block_and_stem_runs(block, stem):
+    cfg = ResNetConfig(
+        blocks=(1, 1, 1), channels=(8, 16, 32), block=block, stem=stem, in_channels=3, num_classes=7
+    )
+    net = build_resnet(cfg)
+    assert net(torch.rand(2, 3, 28, 28)).shape == (2, 7)
+
+
+def test_zero_init_residual_makes_every_block_identity():
+    torch.manual_seed(0)
+    net = build_resnet("resnet18").zero_init_residual_().eval()
+    X = torch.rand(1, 64, 12, 12)
+    torch.testing.assert_close(net.b2(X), X, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize(
+    "changes,match",
+    [
+        (dict(blocks=(2, 2), channels=(64, 128, 256)), "one channel count per stage"),
+        (dict(blocks=(2, 0, 2, 2)), "positive integers"),
+        (dict(block="wide"), "block must be one of"),
+        (dict(stem="big"), "stem must be one of"),
+        (dict(num_classes=0), "num_classes"),
+        (dict(blocks=()), "at least one stage"),
+    ],
+)
+def test_bad_configs_are_refused(changes, match):
+    with pytest.raises(ValueError, match=match):
+        ResNetConfig(**changes)
+
+
+def test_unknown_preset():
+    with pytest.raises(ValueError, match="resnet18"):
+        build_resnet("resnet19")
+
+
+def test_flops_of_resnet18_at_96():
+    # 1.90 GFLOP per training image (forward + backward ~ 3x forward): forward ~ 0.63 GFLOP
+    with torch.device("meta"):
+        net = build_resnet("resnet18")
+    flops = count_flops(net, (1, 1, 96, 96))
+    assert 0.60e9 < flops < 0.66e9, flops
+    # the same number on a real model
+    assert count_flops(build_resnet("resnet18"), (1, 1, 96, 96)) == flops
+
+
+def test_flops_match_torchvision_at_224():
+    with torch.device("meta"):
+        ours = count_flops(build_resnet("resnet50", in_channels=3, num_classes=1000), (1, 3, 224, 224))
+        theirs = count_flops(torchvision.models.resnet50(), (1, 3, 224, 224))
+    assert abs(ours - theirs) / theirs < 0.01  # 4.1 GMACs = 8.2 GFLOPs
+
+
+def test_stage_table_and_summary():
+    net = build_resnet("resnet18")
+    rows = stage_table(net, (1, 1, 224, 224))
+    assert [r["output shape"] for r in rows[:5]] == BOOK_STAGE_SHAPES
+    assert sum(r["params"] for r in rows) == 11_178_378
+    stats = summary(net, (1, 1, 224, 224))
+    assert stats.total_params == 11_178_378
+    assert stats.total_mult_adds > 1e9

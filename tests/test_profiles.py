@@ -1,0 +1,52 @@
+import pytest
+import torch
+
+from resnet_helpers import choose_precision, environment_report, get_profile
+
+
+def test_profile_from_env(monkeypatch):
+    monkeypatch.setenv("RESNET_PROFILE", "smoke")
+    P = get_profile()
+    assert P.name == "smoke" and P.pick(smoke=1, cpu=2, full=3) == 1
+    assert get_profile("FULL").pick(smoke=1, cpu=2, full=3) == 3
+
+
+def test_default_profile_by_device(monkeypatch):
+    monkeypatch.delenv("RESNET_PROFILE", raising=False)
+    expected = "full" if torch.cuda.is_available() else "cpu"
+    assert get_profile().name == expected
+
+
+def test_bad_profile(monkeypatch):
+    monkeypatch.setenv("RESNET_PROFILE", "fast")
+    with pytest.raises(ValueError, match="smoke, cpu, full"):
+        get_profile()
+
+
+@pytest.mark.parametrize(
+    "capability,name,scaler",
+    [
+        ((9, 0), "bf16", False),
+        ((8, 0), "bf16", False),
+        ((8, 6), "bf16", False),
+        ((7, 5), "fp16", True),
+        ((7, 0), "fp16", True),
+        ((6, 0), "fp32", False),
+    ],
+)
+def test_gpu_precision(capability, name, scaler):
+    p = choose_precision("cuda", cuda_capability=capability)
+    assert (p.name, p.use_grad_scaler) == (name, scaler)
+
+
+def test_cpu_precision():
+    assert choose_precision("cpu", cpu_bf16=True).dtype == torch.bfloat16
+    assert choose_precision("cpu", cpu_bf16=False).dtype is None
+
+
+def test_environment_report(monkeypatch):
+    monkeypatch.setenv("RESNET_PROFILE", "smoke")
+    line = environment_report()
+    for word in ("torch", "torchvision", "device", "precision", "profile smoke", "RESNET_PROFILE"):
+        assert word in line
+    assert "\n" not in line
