@@ -3,8 +3,19 @@
 Every name a notebook uses is importable from here: `from resnet_helpers import Residual`.
 """
 
+from .block_explorer import (
+    BLOCK_TYPES,
+    block_explorer_panel,
+    compare_blocks,
+    explore_block,
+    format_block_report,
+    forward_without_shortcut,
+    input_gradient_norms,
+    residual_branch,
+)
 from .blocks import BLOCKS, Bottleneck, PreActResidual, Residual
 from .data import CLASS_NAMES, DataError, FashionMNIST, load_fashion_mnist, seed_torchvision_cache
+from .diagrams import draw_block, draw_course_blocks, draw_normal_vs_residual
 from .models import (
     PRESETS,
     ResNet,
@@ -33,6 +44,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BLOCKS",
+    "BLOCK_TYPES",
     "Bottleneck",
     "CLASS_NAMES",
     "DataError",
@@ -44,17 +56,27 @@ __all__ = [
     "ResNet",
     "ResNetConfig",
     "Residual",
+    "block_explorer_panel",
     "build_resnet",
     "choose_device",
     "choose_precision",
+    "compare_blocks",
     "count_flops",
     "count_params",
     "count_weight_layers",
+    "draw_block",
+    "draw_course_blocks",
+    "draw_normal_vs_residual",
     "environment_report",
+    "explore_block",
+    "format_block_report",
+    "forward_without_shortcut",
     "get_profile",
+    "input_gradient_norms",
     "load_fashion_mnist",
     "make_stage",
     "preset_name",
+    "residual_branch",
     "resnet_block",
     "seed_torchvision_cache",
     "show_images",

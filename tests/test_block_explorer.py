@@ -1,0 +1,363 @@
+"""The block explorer: its callback (every control, every bad combination), its panel, the gradient helper."""
+
+import itertools
+
+import pytest
+import torch
+from torch.nn import functional as F
+
+from resnet_helpers import (
+    BLOCKS,
+    Bottleneck,
+    PreActResidual,
+    Residual,
+    block_explorer_panel,
+    compare_blocks,
+    count_flops,
+    count_params,
+    explore_block,
+    format_block_report,
+    forward_without_shortcut,
+    input_gradient_norms,
+    residual_branch,
+)
+
+
+def constructor_error(block, *args, **kwargs) -> str:
+    """The ValueError message the block itself raises for these arguments."""
+    with pytest.raises(ValueError) as info:
+        BLOCKS[block](*args, **kwargs)
+    return str(info.value)
+
+
+# --- the callback, control by control ------------------------------------------------------------
+
+
+def test_defaults_are_the_course_block_at_stage_one():
+    r = explore_block()
+    assert r["error"] is None
+    assert r["class"] == "Residual"
+    assert r["input shape"] == r["output shape"] == (1, 64, 56, 56)
+    assert [row["layer"] for row in r["layers"]] == ["conv1", "bn1", "conv2", "bn2", "shortcut"]
+
+
+@pytest.mark.parametrize(
+    "block,cls", [("basic", "Residual"), ("bottleneck", "Bottleneck"), ("preact", "PreActResidual")]
+)
+def test_control_block_type(block, cls):
+    r = explore_block(block, 256, 256)
+    assert r["error"] is None and r["class"] == cls
+    assert r["output shape"] == (1, 256, 56, 56)
+
+
+def test_control_block_type_unknown():
+    r = explore_block("wide", 64, 64)
+    assert r["error"] == "block type must be one of ['basic', 'bottleneck', 'preact'], got 'wide'."
+    assert "output shape" not in r
+
+
+@pytest.mark.parametrize("block", list(BLOCKS))
+@pytest.mark.parametrize("channels", [4, 12, 64, 256])
+def test_control_input_channels(block, channels):
+    r = explore_block(block, channels, 64, use_1x1conv=True)
+    assert r["error"] is None
+    assert r["input shape"] == (1, channels, 56, 56)
+    first_conv = next(row for row in r["layers"] if row["kind"].startswith("conv"))
+    assert first_conv["params"] > 0
+
+
+@pytest.mark.parametrize("block", list(BLOCKS))
+@pytest.mark.parametrize("channels", [4, 8, 64, 512])
+def test_control_output_channels(block, channels):
+    r = explore_block(block, 16, channels, use_1x1conv=True, size=8)
+    assert r["error"] is None
+    assert r["output shape"] == (1, channels, 8, 8)
+
+
+def test_bottleneck_width_is_a_quarter_of_its_output():
+    r = explore_block("bottleneck", 256, 256)
+    conv2 = next(row for row in r["layers"] if row["layer"] == "conv2")
+    assert conv2["kind"] == "conv 3x3" and conv2["output shape"] == (1, 64, 56, 56)
+
+
+@pytest.mark.parametrize("block", list(BLOCKS))
+@pytest.mark.parametrize("strides,size,out_size", [(1, 56, 56), (2, 56, 28), (2, 7, 4), (3, 9, 3), (2, 1, 1)])
+def test_control_stride(block, strides, size, out_size):
+    r = explore_block(block, 64, 128, strides, True, size)
+    assert r["error"] is None
+    assert r["output shape"] == (1, 128, out_size, out_size)
+    strided = [row["layer"] for row in r["layers"] if "stride" in row["kind"]]
+    assert len(strided) == (0 if strides == 1 else 2)  # the 3x3 conv carrying the stride, and the shortcut
+
+
+@pytest.mark.parametrize("block", list(BLOCKS))
+def test_control_use_1x1conv(block):
+    plain = explore_block(block, 64, 64, 1, False)
+    projected = explore_block(block, 64, 64, 1, True)
+    assert plain["layers"][-1] == {
+        "layer": "shortcut",
+        "kind": "identity",
+        "output shape": (1, 64, 56, 56),
+        "params": 0,
+        "flops": 0,
+    }
+    projection = [row for row in projected["layers"] if row["layer"] in ("conv3", "shortcut")][-1]
+    assert projection["kind"] == "conv 1x1" and projection["params"] == 64 * 64 + 64
+    assert projected["params"] - plain["params"] == projection["params"]
+    assert projected["flops"] - plain["flops"] == projection["flops"] == 2 * 64 * 64 * 56 * 56
+
+
+@pytest.mark.parametrize("size", [1, 6, 28, 96])
+def test_control_size_and_batch(size):
+    r = explore_block("basic", 3, 3, size=size, batch_size=4)
+    assert r["input shape"] == r["output shape"] == (4, 3, size, size)
+
+
+def test_the_two_book_examples():
+    assert explore_block("basic", 3, 3, size=6, batch_size=4)["output shape"] == (4, 3, 6, 6)
+    r = explore_block("basic", 3, 6, strides=2, use_1x1conv=True, size=6, batch_size=4)
+    assert r["output shape"] == (4, 6, 3, 3)
+
+
+# --- bad combinations: the block's own message, never an exception --------------------------------
+
+GRID = list(
+    itertools.product(list(BLOCKS), [16, 64], [16, 64, 256], [1, 2], [False, True]),
+)
+
+
+@pytest.mark.parametrize("block,cin,cout,strides,use_1x1conv", GRID)
+def test_every_combination_matches_the_real_block(block, cin, cout, strides, use_1x1conv):
+    r = explore_block(block, cin, cout, strides, use_1x1conv, size=8, batch_size=2)
+    num_channels = cout // BLOCKS[block].expansion
+    try:
+        blk = BLOCKS[block](cin, num_channels, use_1x1conv=use_1x1conv, strides=strides)
+    except ValueError as e:
+        assert r["error"] == str(e)
+        assert "use_1x1conv=True" in r["error"] and "Traceback" not in r["error"]
+        return
+    assert r["error"] is None
+    X = torch.rand(2, cin, 8, 8)
+    assert r["output shape"] == tuple(blk.eval()(X).shape)
+    assert r["params"] == count_params(blk)
+    assert r["flops"] == count_flops(blk, X.shape)
+    assert sum(row["params"] for row in r["layers"]) == r["params"]
+    assert sum(row["flops"] for row in r["layers"]) == r["flops"]
+
+
+@pytest.mark.parametrize(
+    "block,args,words",
+    [
+        ("basic", (64, 128, 1, False), ["64 channels", "outputs 128", "use_1x1conv=True"]),
+        ("basic", (64, 64, 2, False), ["strides=2", "use_1x1conv=True", "strides=1"]),
+        ("basic", (64, 128, 2, False), ["64 channels", "strides=2"]),
+        ("bottleneck", (64, 128, 1, False), ["64 channels", "outputs 128"]),
+        ("bottleneck", (64, 256, 1, False), ["64 channels", "outputs 256"]),
+        ("bottleneck", (256, 256, 2, False), ["strides=2"]),
+        ("preact", (64, 32, 1, False), ["64 channels", "outputs 32"]),
+        ("preact", (32, 32, 2, False), ["strides=2"]),
+    ],
+)
+def test_shortcut_mismatch_shows_the_blocks_message(block, args, words):
+    cin, cout, strides, use_1x1conv = args
+    r = explore_block(block, *args)
+    expected = constructor_error(
+        block, cin, cout // BLOCKS[block].expansion, use_1x1conv=use_1x1conv, strides=strides
+    )
+    assert r["error"] == expected
+    for word in words:
+        assert word in r["error"]
+    # the fix it names works
+    assert explore_block(block, cin, cout, strides, True)["error"] is None
+
+
+@pytest.mark.parametrize("cout,fix", [(6, "4 or 8"), (2, "4"), (130, "128 or 132")])
+def test_bottleneck_output_must_be_a_multiple_of_4(cout, fix):
+    r = explore_block("bottleneck", 64, cout, use_1x1conv=True)
+    assert r["error"] == (
+        "Bottleneck: the block outputs 4 x the width of its 3x3 convolution, so output channels "
+        f"must be a multiple of 4, got {cout}. Fix: use output channels {fix}."
+    )
+    # basic and pre-activation blocks take any width
+    assert explore_block("basic", 64, cout, use_1x1conv=True)["error"] is None
+
+
+@pytest.mark.parametrize("bad", [0, -3, 2.5, True, "64", None])
+@pytest.mark.parametrize("control", ["input_channels", "output_channels", "strides", "size", "batch_size"])
+def test_bad_values_of_every_number_control(control, bad):
+    kwargs = dict(block="basic", input_channels=8, output_channels=8, strides=1, use_1x1conv=True, size=8)
+    kwargs[control] = bad
+    r = explore_block(**kwargs)
+    assert r["error"] == f"{control} must be a positive integer, got {bad!r}."
+
+
+def test_bad_sizes_give_the_same_message_as_the_block():
+    # the explorer checks its controls with the blocks' own check: same words
+    assert explore_block("basic", 0, 8, use_1x1conv=True)["error"] == constructor_error(
+        "basic", 0, 8, use_1x1conv=True
+    )
+    assert explore_block("basic", 8, 8, 0, True)["error"] == constructor_error(
+        "basic", 8, 8, use_1x1conv=True, strides=0
+    )
+
+
+def test_errors_keep_the_controls():
+    r = explore_block("basic", 3, 6, 2, False, 6)
+    assert {k: r[k] for k in ("block", "input_channels", "output_channels", "strides", "use_1x1conv")} == {
+        "block": "basic",
+        "input_channels": 3,
+        "output_channels": 6,
+        "strides": 2,
+        "use_1x1conv": False,
+    }
+
+
+# --- numbers by hand --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("c", [3, 64, 256])
+def test_basic_block_params_and_flops_by_hand(c):
+    r = explore_block("basic", c, c, size=56)
+    conv = 9 * c * c + c  # 3x3 kernels and a bias
+    assert r["params"] == 2 * conv + 2 * (2 * c)  # two convs, two batch norms (scale and shift)
+    assert r["flops"] == 2 * (2 * 9 * c * c * 56 * 56)  # a multiply-add counts 2
+
+
+def test_bottleneck_is_cheaper_at_the_same_output():
+    rows = {row["block"]: row for row in compare_blocks(256, 256, size=56)}
+    assert rows["basic"]["params"] == rows["preact"]["params"] == 1_181_184
+    assert rows["bottleneck"]["params"] == 70_784
+    assert rows["bottleneck"]["flops"] * 16 < rows["basic"]["flops"]
+    assert all(row["output shape"] == (1, 256, 56, 56) and row["error"] is None for row in rows.values())
+
+
+def test_compare_blocks_reports_errors_per_block():
+    rows = compare_blocks(64, 6, size=8, use_1x1conv=True)
+    errors = {row["block"]: row["error"] for row in rows}
+    assert errors["basic"] is None and errors["preact"] is None
+    assert "multiple of 4" in errors["bottleneck"]
+
+
+def test_format_block_report():
+    text = format_block_report(explore_block("basic", 64, 128, 2, True))
+    assert text.splitlines()[0] == "Residual: input (1, 64, 56, 56) -> output (1, 128, 28, 28)"
+    assert "conv 3x3, stride 2" in text and "conv 1x1, stride 2" in text
+    assert text.splitlines()[-1].split()[-2:] == ["230,272", "359,661,568"]
+    bad = explore_block("basic", 64, 128)
+    assert format_block_report(bad) == "Impossible combination: " + bad["error"]
+
+
+# --- the panel ---------------------------------------------------------------------------------------
+
+
+def test_panel_wires_every_control_to_the_callback():
+    panel = block_explorer_panel()
+    assert set(panel.controls) == {
+        "block",
+        "input_channels",
+        "output_channels",
+        "strides",
+        "use_1x1conv",
+        "size",
+    }
+    assert panel.last_result == explore_block()
+    c = panel.controls
+    c["block"].value = "bottleneck"
+    assert panel.last_result["class"] == "Bottleneck" and panel.last_result["error"] is None
+    c["output_channels"].value = 254
+    assert "multiple of 4" in panel.last_result["error"]
+    c["output_channels"].value = 256
+    assert panel.last_result["error"] == constructor_error("bottleneck", 64, 64)
+    c["use_1x1conv"].value = True
+    assert panel.last_result["output shape"] == (1, 256, 56, 56)
+    c["strides"].value = 2
+    c["size"].value = 10
+    c["input_channels"].value = 32
+    assert panel.last_result["input shape"] == (1, 32, 10, 10)
+    assert panel.last_result["output shape"] == (1, 256, 5, 5)
+    c["use_1x1conv"].value = False  # impossible: a message, not an exception
+    assert panel.last_result["error"] == constructor_error("bottleneck", 32, 64, strides=2)
+    assert [label for label, _ in c["block"].options] == ["basic (course)", "bottleneck", "pre-activation"]
+
+
+def test_panel_defaults():
+    panel = block_explorer_panel(block="preact", input_channels=3, output_channels=6, strides=2)
+    assert panel.last_result["error"] == constructor_error("preact", 3, 6, strides=2)
+    with pytest.raises(ValueError, match="unknown controls"):
+        block_explorer_panel(channels=3)
+
+
+# --- the residual branch and the gradient helper ----------------------------------------------------
+
+
+def _blocks():
+    torch.manual_seed(0)
+    return [
+        Residual(8, 8),
+        Residual(8, 16, use_1x1conv=True, strides=2),
+        Bottleneck(32, 8),
+        Bottleneck(8, 8, use_1x1conv=True, strides=2),
+        PreActResidual(8, 8),
+        PreActResidual(8, 16, use_1x1conv=True, strides=2),
+    ]
+
+
+@pytest.mark.parametrize("index", range(6))
+def test_block_is_branch_plus_shortcut(index):
+    blk = _blocks()[index].eval()
+    X = torch.randn(2, blk.conv1.in_channels, 6, 6)
+    if isinstance(blk, PreActResidual):
+        shortcut = blk.projection(F.relu(blk.bn1(X))) if blk.projection is not None else X
+        expected = residual_branch(blk, X) + shortcut
+        torch.testing.assert_close(forward_without_shortcut(blk, X), residual_branch(blk, X))
+    else:
+        shortcut = blk.projection(X) if blk.projection is not None else X
+        expected = F.relu(residual_branch(blk, X) + shortcut)
+        torch.testing.assert_close(forward_without_shortcut(blk, X), F.relu(residual_branch(blk, X)))
+    torch.testing.assert_close(blk(X), expected)
+
+
+@pytest.mark.parametrize("block", [Residual, Bottleneck])
+def test_zeroed_branch_passes_the_gradient_unchanged(block):
+    blk = block(32, 32 // block.expansion).zero_residual_()
+    X = torch.rand(4, 32, 6, 6) + 0.01  # positive, as after a ReLU
+    norms = input_gradient_norms(blk, X)
+    assert norms["with shortcut"] == pytest.approx(norms["upstream"], rel=1e-6)
+    assert norms["without shortcut"] == 0.0
+
+
+def test_zeroed_preact_branch_passes_the_gradient_for_any_input():
+    blk = PreActResidual(8, 8).zero_residual_()
+    norms = input_gradient_norms(blk, torch.randn(4, 8, 6, 6))
+    assert norms["with shortcut"] == pytest.approx(norms["upstream"], rel=1e-6)
+    assert norms["without shortcut"] == 0.0
+
+
+def test_gradient_norms_of_fresh_blocks_are_finite_and_seeded():
+    torch.manual_seed(0)
+    blk = Residual(16, 16)
+    X = torch.rand(4, 16, 8, 8)
+    a = input_gradient_norms(blk, X, seed=1)
+    b = input_gradient_norms(blk, X, seed=1)
+    c = input_gradient_norms(blk, X, seed=2)
+    assert a == b and a["upstream"] != c["upstream"]
+    assert all(torch.isfinite(torch.tensor(v)) and v > 0 for v in a.values())
+    # the input is not modified and needs no grad
+    assert not X.requires_grad
+
+
+def test_gradient_norms_with_given_upstream_and_a_stack():
+    torch.manual_seed(0)
+    stack = torch.nn.Sequential(*[Residual(8, 8).zero_residual_() for _ in range(5)])
+    X = torch.rand(2, 8, 6, 6) + 0.01
+    upstream = torch.ones(2, 8, 6, 6)
+    norms = input_gradient_norms(stack, X, upstream=upstream)
+    assert norms["upstream"] == pytest.approx(upstream.norm().item())
+    assert norms["with shortcut"] == pytest.approx(norms["upstream"], rel=1e-6)
+    assert norms["without shortcut"] == 0.0
+    assert input_gradient_norms(list(stack), X, upstream=upstream) == norms
+
+
+def test_residual_branch_refuses_other_modules():
+    with pytest.raises(TypeError, match="Residual, Bottleneck and PreActResidual"):
+        residual_branch(torch.nn.Conv2d(3, 3, 3), torch.rand(1, 3, 4, 4))
