@@ -1,12 +1,13 @@
 # make lab: set up (.venv, package, d2l, data) and open JupyterLab on notebooks/
 # make test: set up, then lint, unit tests and nbval over every notebook (smoke profile)
+# make test-browser: the widgets driven in JupyterLab in headless Chromium (Debian's chromium)
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 DATA := data/FashionMNIST/raw/.verified
 
-.PHONY: install data lab test lint unit nbval notebooks bench clean
+.PHONY: install data lab test test-browser lint unit nbval notebooks clean
 
 install: $(STAMP)
 
@@ -30,12 +31,15 @@ lint: install
 	$(PY) -m ruff check .
 
 unit: install data
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q tests --ignore=tests/browser
 
 nbval: install data
 	RESNET_PROFILE=smoke $(PY) -m pytest -q --nbval-lax --nbval-current-env -p no:cacheprovider notebooks
 
 test: lint unit nbval
+
+test-browser: install data
+	$(PY) -m pytest -q -p no:cacheprovider tests/browser
 
 notebooks: install data
 	cd notebooks && for nb in [0-9]*.ipynb; do \

@@ -3,6 +3,13 @@
 Every name a notebook uses is importable from here: `from resnet_helpers import Residual`.
 """
 
+from .architecture_explorer import (
+    architecture_figure,
+    architecture_panel,
+    explore_architecture,
+    format_headline,
+    stage_frame,
+)
 from .block_explorer import (
     BLOCK_TYPES,
     block_explorer_panel,
@@ -16,6 +23,17 @@ from .block_explorer import (
 from .blocks import BLOCKS, Bottleneck, PreActResidual, Residual
 from .data import CLASS_NAMES, DataError, FashionMNIST, load_fashion_mnist, seed_torchvision_cache
 from .diagrams import draw_block, draw_course_blocks, draw_normal_vs_residual
+from .family import (
+    PAPER,
+    PAPER_TOP1_ERROR,
+    RESNETS,
+    classic_cnns,
+    family_frame,
+    parameter_differences,
+    resnet_family,
+    top1_errors,
+    torchvision_top1_error,
+)
 from .models import (
     PRESETS,
     ResNet,
@@ -43,6 +61,20 @@ from .profiles import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "architecture_figure",
+    "architecture_panel",
+    "explore_architecture",
+    "format_headline",
+    "stage_frame",
+    "PAPER",
+    "PAPER_TOP1_ERROR",
+    "RESNETS",
+    "classic_cnns",
+    "family_frame",
+    "parameter_differences",
+    "resnet_family",
+    "top1_errors",
+    "torchvision_top1_error",
     "BLOCKS",
     "BLOCK_TYPES",
     "Bottleneck",

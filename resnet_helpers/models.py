@@ -128,10 +128,9 @@ class ResNetConfig:
         return 1 + convs_per_block * sum(self.blocks) + 1
 
     @property
-    def min_resolution(self) -> int:
-        """Smallest input side that still leaves at least 1x1 pixels in the last stage."""
-        stride = (4 if self.stem == "course" else 1) * 2 ** (len(self.blocks) - 1)
-        return stride
+    def total_stride(self) -> int:
+        """How many times smaller the last stage's feature map is than the input (32 for the course's)."""
+        return (4 if self.stem == "course" else 1) * 2 ** (len(self.blocks) - 1)
 
     def replace(self, **changes) -> ResNetConfig:
         return replace(self, **changes)

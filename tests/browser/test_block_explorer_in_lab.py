@@ -1,0 +1,59 @@
+"""Notebook 02's block explorer, driven in a real JupyterLab: the page must follow the controls."""
+
+import pytest
+from lab import (
+    click_toggle,
+    open_notebook,
+    run_all_cells,
+    select_option,
+    set_checkbox,
+    set_number,
+    wait_for_text,
+)
+
+from resnet_helpers import explore_block
+
+pytestmark = pytest.mark.browser
+
+
+def total_params(**kwargs) -> str:
+    return f"{explore_block(**kwargs)['params']:,}"
+
+
+def test_block_explorer_follows_its_controls(page, lab, artifacts):
+    open_notebook(page, lab, "02_residual_block.ipynb")
+    run_all_cells(page)
+    panel = page.locator(".widget-vbox", has=page.locator(".widget-toggle-buttons")).first
+    panel.scroll_into_view_if_needed()
+    report = panel.locator(".widget-output")
+
+    # starts as the course's 64 -> 64 block on a 56x56 image
+    text = wait_for_text(report, "input (1, 64, 56, 56) -> output (1, 64, 56, 56)")
+    assert "74,112" in text, text  # 18c² + 6c for c = 64
+    panel.screenshot(path=str(artifacts / "02_block_explorer_start.png"))
+
+    # more output channels without a 1x1 convolution: the clear message, not a traceback
+    set_number(panel, "output channels", 128)
+    text = wait_for_text(report, "the input has 64 channels but the block outputs 128")
+    assert "Traceback" not in text and "use_1x1conv=True" in text
+    panel.screenshot(path=str(artifacts / "02_block_explorer_error.png"))
+
+    # the fix the message names, then stride 2: the course's first block of stage 3
+    set_checkbox(panel, "use_1x1conv", True)
+    wait_for_text(report, "output (1, 128, 56, 56)")
+    select_option(panel, "stride", "2")
+    text = wait_for_text(report, "output (1, 128, 28, 28)")
+    assert "230,272" in text, text
+    assert (
+        total_params(block="basic", input_channels=64, output_channels=128, strides=2, use_1x1conv=True)
+        == "230,272"
+    )
+
+    # another block type: the bottleneck's numbers, as the callback computes them
+    click_toggle(panel, "bottleneck")
+    expected = total_params(
+        block="bottleneck", input_channels=64, output_channels=128, strides=2, use_1x1conv=True
+    )
+    text = wait_for_text(report, "Bottleneck: input (1, 64, 56, 56) -> output (1, 128, 28, 28)")
+    assert expected in text, (expected, text)
+    panel.screenshot(path=str(artifacts / "02_block_explorer_bottleneck.png"))

@@ -1,0 +1,310 @@
+import re
+import subprocess
+import sys
+import time
+
+import matplotlib
+import pytest
+import torch
+
+from resnet_helpers import PRESETS, ResNetConfig, build_resnet, count_flops, count_params, stage_table
+from resnet_helpers.architecture_explorer import (
+    _build_on_meta,
+    architecture_figure,
+    architecture_panel,
+    explore_architecture,
+    format_headline,
+    stage_frame,
+)
+from resnet_helpers.family import (
+    PAPER_TOP1_ERROR,
+    classic_cnns,
+    parameter_differences,
+    resnet_family,
+    top1_errors,
+)
+
+matplotlib.use("Agg")
+
+BOOK_SHAPES = [
+    (1, 64, 56, 56),
+    (1, 64, 56, 56),
+    (1, 128, 28, 28),
+    (1, 256, 14, 14),
+    (1, 512, 7, 7),
+    (1, 512, 1, 1),
+    (1, 512),
+    (1, 10),
+]
+
+
+def reference(result):
+    """What stage_table and the counters say about the network the explorer describes."""
+    with torch.device("meta"):
+        net = build_resnet(result["config"])
+    return net, stage_table(net, result["input shape"])
+
+
+def test_default_is_the_course_resnet18():
+    r = explore_architecture()
+    assert r["error"] is None
+    assert (r["name"], r["title"], r["depth"]) == ("ResNet-18", "ResNet-18", 18)
+    assert [row["output shape"] for row in r["rows"]] == BOOK_SHAPES
+    assert r["params"] == 11_178_378  # the course's ResNet-18 (1 channel, 10 classes)
+    assert r["rows"] == reference(r)[1]
+
+
+CASES = [
+    dict(),
+    dict(resolution=96),
+    dict(resolution=97, in_channels=3),
+    dict(resolution=17),
+    dict(blocks=(1, 1, 1, 1), base_width=16, resolution=33),
+    dict(blocks=(3, 1, 2), channels="32, 64, 96", resolution=40),
+    dict(blocks=(2, 3, 1, 2), block="bottleneck", base_width=8, resolution=64, num_classes=7),
+    dict(blocks=(2, 2, 1, 3), block="preact", channels=(16, 16, 48, 40), resolution=50, in_channels=3),
+    dict(blocks=(2, 2, 2), base_width=16, stem="compact", resolution=28),
+    dict(blocks=(1, 2, 1), block="bottleneck", base_width=8, stem="compact", resolution=29),
+]
+
+
+@pytest.mark.parametrize("settings", CASES)
+def test_rows_and_totals_match_stage_table_and_counters(settings):
+    r = explore_architecture(**settings)
+    assert r["error"] is None, r["error"]
+    net, rows = reference(r)
+    assert r["rows"] == rows
+    assert r["params"] == count_params(net)
+    assert r["flops"] == count_flops(net, r["input shape"])
+    assert r["depth"] == r["config"].depth
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_presets_at_224_and_96_match_count_flops(name):
+    config = PRESETS[name]
+    with torch.device("meta"):
+        net = build_resnet(name, in_channels=3, num_classes=1000)
+    for resolution in (224, 96):
+        r = explore_architecture(
+            config.blocks, block=config.block, resolution=resolution, in_channels=3, num_classes=1000
+        )
+        assert r["name"] == "ResNet-" + name.removeprefix("resnet")
+        assert r["depth"] == int(name.removeprefix("resnet"))
+        assert r["params"] == count_params(net)
+        assert r["flops"] == count_flops(net, (1, 3, resolution, resolution))
+
+
+# -- every control ------------------------------------------------------------------------------
+
+
+def test_blocks_slider_changes_its_stage_only():
+    base = explore_architecture(blocks=(2, 2, 2, 2))
+    more = explore_architecture(blocks=(2, 2, 5, 2))
+    changed = [a["layer"] for a, b in zip(base["rows"], more["rows"], strict=True) if a != b]
+    assert changed == ["b4"]
+    assert more["depth"] == base["depth"] + 3 * 2
+    assert more["name"] is None and more["title"] == "Custom 24-layer ResNet"
+
+
+def test_blocks_of_resnet34_get_its_name():
+    assert explore_architecture(blocks=(3, 4, 6, 3))["name"] == "ResNet-34"
+    assert explore_architecture(blocks=(3, 4, 6, 3), block="bottleneck")["name"] == "ResNet-50"
+    assert explore_architecture(blocks=(3, 8, 36, 3), block="bottleneck")["name"] == "ResNet-152"
+    assert explore_architecture(blocks=(3, 4, 6, 3), block="preact")["name"] is None
+
+
+def test_base_width_doubles_and_channels_override_it():
+    r = explore_architecture(base_width=32)
+    assert r["config"].channels == (32, 64, 128, 256) and r["config"].stem_channels == 32
+    assert r["name"] is None
+    # a quarter of the parameters: every 3x3 weight has half the inputs and half the outputs
+    assert 0.24 < r["params"] / explore_architecture()["params"] < 0.26
+    r = explore_architecture(base_width=32, channels="64, 128, 256, 512")
+    assert r["config"].channels == (64, 128, 256, 512) and r["name"] == "ResNet-18"
+    for empty in (None, "", "  ", ()):
+        assert explore_architecture(channels=empty, base_width=16)["config"].channels == (16, 32, 64, 128)
+
+
+def test_block_type_changes_shapes_and_depth():
+    r = explore_architecture(block="bottleneck")
+    assert r["rows"][4]["output shape"] == (1, 2048, 7, 7) and r["depth"] == 26
+    r = explore_architecture(block="preact")
+    assert [row["layer"] for row in r["rows"]][5] == "final_act"
+
+
+def test_resolution_scales_the_image_not_the_parameters():
+    small, big = explore_architecture(resolution=96), explore_architecture(resolution=224)
+    assert small["rows"][4]["output shape"] == (1, 512, 3, 3)
+    assert small["params"] == big["params"]
+    assert small["flops"] < big["flops"]
+
+
+def test_in_channels_changes_only_the_stem():
+    grey, colour = explore_architecture(in_channels=1), explore_architecture(in_channels=3)
+    assert colour["input shape"] == (1, 3, 224, 224)
+    assert colour["params"] - grey["params"] == 2 * 7 * 7 * 64
+    assert [a["layer"] for a, b in zip(grey["rows"], colour["rows"], strict=True) if a != b] == ["b1"]
+
+
+def test_compact_stem_keeps_the_resolution():
+    r = explore_architecture(blocks=(2, 2, 2), base_width=32, stem="compact", resolution=28)
+    assert r["rows"][0]["output shape"] == (1, 32, 28, 28)
+    assert r["rows"][3]["output shape"] == (1, 128, 7, 7)
+
+
+# -- impossible settings: a message, never an exception ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "settings,match",
+    [
+        (dict(resolution=16), "too small for 4 stages.*before stage b5.*at least 17"),
+        (dict(resolution=8), "before stage b4 .b1 2x2 -> b2 2x2 -> b3 1x1."),
+        (dict(resolution=1), "before stage b3"),
+        (dict(blocks=(1,) * 6, resolution=64), "6 stages.*before stage b7.*of at least 65 .multiples of 128"),
+        (dict(blocks=(1,) * 5, stem="compact", resolution=8), "before stage b6.*at least 9"),
+        (dict(resolution=0), "resolution must be a positive whole number"),
+        (dict(resolution=-5), "resolution must be"),
+        (dict(resolution=22.5), "resolution must be"),
+        (dict(resolution=True), "resolution must be"),
+        (dict(blocks=(2, 0, 2, 2)), "blocks must hold positive integers"),
+        (dict(blocks=()), "at least one stage"),
+        (dict(blocks=4), "blocks must list"),
+        (dict(blocks="2222"), "blocks must list"),
+        (dict(channels="64, 128, x, 512"), "one whole number per stage"),
+        (dict(channels="64, 128"), "one channel count per stage"),
+        (dict(channels=(64, 0, 256, 512)), "channels must hold positive integers"),
+        (dict(base_width=0), "base width must be a positive"),
+        (dict(block="wide"), "block must be one of"),
+        (dict(in_channels=0), "in_channels must be a positive integer"),
+        (dict(stem="big"), "stem must be one of"),
+    ],
+)
+def test_bad_settings_give_a_message(settings, match):
+    r = explore_architecture(**settings)
+    assert r["error"] is not None and "rows" not in r
+    assert re.search(match, r["error"]), r["error"]
+    assert format_headline(r).startswith("Impossible setting: ")
+    with pytest.raises(ValueError, match="nothing to draw"):
+        architecture_figure(r)
+
+
+def test_smallest_resolution_named_in_the_message_works():
+    assert explore_architecture(resolution=17)["rows"][4]["output shape"] == (1, 512, 1, 1)
+    assert explore_architecture(blocks=(1,) * 6, resolution=65)["error"] is None
+
+
+# -- speed: the panel must feel instant ----------------------------------------------------------
+
+RESNET152 = dict(blocks=(3, 8, 36, 3), block="bottleneck", resolution=224, in_channels=3)
+
+
+def test_resnet152_updates_in_under_half_a_second():
+    explore_architecture()  # meta kernels loaded
+    times = []
+    for resolution in (224, 220, 216):
+        _build_on_meta.cache_clear()
+        start = time.perf_counter()
+        r = explore_architecture(**{**RESNET152, "resolution": resolution})
+        times.append(time.perf_counter() - start)
+        assert r["name"] == "ResNet-152"
+    assert min(times) < 0.5, times
+
+
+def test_first_call_in_a_fresh_process_under_half_a_second():
+    code = (
+        "import time\n"
+        "from resnet_helpers.architecture_explorer import explore_architecture\n"
+        "start = time.perf_counter()\n"
+        f"r = explore_architecture(**{RESNET152!r})\n"
+        "print(time.perf_counter() - start, r['name'])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    seconds, name = out.split()
+    assert name == "ResNet-152"
+    assert float(seconds) < 0.5, seconds
+
+
+# -- what the panel shows ------------------------------------------------------------------------
+
+
+def test_stage_frame_and_headline():
+    r = explore_architecture(blocks=(3, 4, 6, 3))
+    frame = stage_frame(r)
+    assert list(frame.index) == ["b1", "b2", "b3", "b4", "b5", "pool", "flatten", "fc", "total"]
+    assert frame.loc["total", "params"] == f"{r['params']:,}" == "21,290,250"
+    assert frame.loc["b5", "output shape"] == "(1, 512, 7, 7)"
+    assert format_headline(r).startswith("ResNet-34: depth 34 (weight layers), 21,290,250 parameters")
+
+
+def test_figure_has_a_bar_per_layer_with_weights():
+    import matplotlib.pyplot as plt
+
+    fig = architecture_figure(explore_architecture(block="preact"))
+    params_ax, flops_ax = fig.axes
+    labels = [t.get_text() for t in params_ax.get_yticklabels()]
+    assert labels == ["b1", "b2", "b3", "b4", "b5", "final_act", "fc"]
+    assert len(params_ax.patches) == len(flops_ax.patches) == 7
+    assert "parameters" in params_ax.get_xlabel() and "GFLOPs" in flops_ax.get_xlabel()
+    plt.close(fig)
+
+
+def test_panel_controls_presets_and_bad_settings():
+    panel = architecture_panel()
+    c = panel.controls
+    assert panel.last_result["name"] == "ResNet-18" and panel.renders == 1
+    c["b3"].value, c["b4"].value, c["b5"].value = 4, 6, 3
+    c["b2"].value = 3
+    assert panel.last_result["name"] == "ResNet-34"
+    renders = panel.renders
+    ResNet152 = next(b for b in panel.buttons if b.description == "ResNet-152")
+    ResNet152.click()
+    assert panel.renders == renders + 1  # one redraw, not one per control
+    assert panel.last_result["name"] == "ResNet-152"
+    assert [c[f"b{i}"].value for i in range(2, 6)] == [3, 8, 36, 3] and c["block"].value == "bottleneck"
+    c["resolution"].value = 8
+    assert "too small" in panel.last_result["error"]
+    c["resolution"].value = 96
+    c["channels"].value = "64, 128, oops"
+    assert "one whole number per stage" in panel.last_result["error"]
+    c["channels"].value = "32, 64, 128, 256"
+    c["in_channels"].value, c["stem"].value, c["base_width"].value = 3, "compact", 16
+    r = panel.last_result
+    assert r["error"] is None and r["config"].channels == (32, 64, 128, 256)
+    assert r["input shape"] == (1, 3, 96, 96) and r["config"].stem == "compact"
+
+
+# -- the family tables ---------------------------------------------------------------------------
+
+
+def test_family_ours_against_torchvision():
+    rows = resnet_family()
+    assert [r["depth"] for r in rows] == [18, 34, 50, 101, 152]
+    for r in rows:
+        assert abs(r["params"] - r["params (torchvision)"]) / r["params (torchvision)"] < 0.002
+        for resolution in (224, 96):  # the explorer's formulas and torchvision's counted forward agree
+            assert r[f"flops at {resolution}"] == r[f"flops at {resolution} (torchvision)"]
+    assert rows[2]["flops at 224"] == 8_178_368_512  # 4.09 G multiply-adds: torchvision's "4.089 GFLOPS"
+
+
+def test_parameter_differences_are_fully_explained():
+    for r in parameter_differences():
+        assert r["ours - biases + shortcut BN"] == r["torchvision"], r
+
+
+def test_paper_errors_and_torchvision_metadata():
+    quoted = {(m, e, t) for m, e, t in PAPER_TOP1_ERROR}
+    assert ("ResNet-34", 25.03, "Table 2") in quoted and ("ResNet-152", 21.43, "Table 3") in quoted
+    rows = {r["model"]: r for r in top1_errors()}
+    assert rows["ResNet-50"]["torchvision weights top-1 error % (1 crop)"] == pytest.approx(23.87)
+    assert rows["plain-34"]["torchvision weights top-1 error % (1 crop)"] is None
+
+
+def test_classic_cnns():
+    rows = {r["model"]: r for r in classic_cnns(keys=("vgg16", "googlenet", "resnet152"))}
+    assert rows["VGG-16"]["params"] == 138_357_544 and rows["GoogLeNet"]["params"] == 6_624_904
+    assert rows["ResNet-152"]["flops at 224"] < rows["VGG-16"]["flops at 224"]
+
+
+def test_config_is_a_plain_resnetconfig():
+    assert isinstance(explore_architecture()["config"], ResNetConfig)
