@@ -34,8 +34,12 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 LAB_SETTINGS = {
-    # every cell stays in the page (no virtual scrolling), and no news pop-up
-    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
+    # every cell stays in the page (no virtual scrolling), the notebook's kernel starts without
+    # asking, and no news pop-up
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {
+        "windowingMode": "none",
+        "autoStartDefaultKernel": True,
+    },
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
         "fetchNews": "false",
         "checkForUpdates": False,
@@ -84,6 +88,7 @@ def lab(tmp_path_factory):
             f"--IdentityProvider.token={token}",
             f"--ServerApp.root_dir={notebooks}",
             "--ServerApp.port_retries=0",
+            f"--LabApp.workspaces_dir={tmp / 'workspaces'}",
         ],
         env=env,
         stdout=log,

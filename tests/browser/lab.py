@@ -11,13 +11,18 @@ def open_notebook(page, lab, name: str):
     page.goto(f"{base}/lab/tree/{name}?reset&token={token}")  # reset: no tabs restored from an earlier test
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
     deadline = time.monotonic() + 60
+    idle_since = None
     while time.monotonic() < deadline:
         dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
-        if dialog.count():  # JupyterLab may ask which kernel to start: the notebook's own
+        if dialog.count():  # in case JupyterLab still asks which kernel to start: the notebook's own
             dialog.locator("button", has_text="Select").click()
-        if page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").count():
+        idle = (
+            page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").count() and not dialog.count()
+        )
+        idle_since = (idle_since or time.monotonic()) if idle else None
+        if idle_since and time.monotonic() - idle_since > 2:  # idle, and stays so
             return
-        time.sleep(0.5)
+        time.sleep(0.25)
     raise AssertionError(
         f"the kernel of {name} did not become idle:\n" + page.locator("body").inner_text()[-3000:]
     )
