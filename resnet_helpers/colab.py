@@ -27,11 +27,9 @@ if "google.colab" in sys.modules:
     import subprocess
 
     pip = [sys.executable, "-m", "pip", "install", "-q"]
+    repo = "git+https://github.com/{slug}"
     subprocess.run([*pip, "torchinfo"], check=True)
-    subprocess.run(
-        [*pip, "--no-deps", "d2l==1.0.3", "resnet-helpers @ git+https://github.com/{slug}"],
-        check=True,
-    )
+    subprocess.run([*pip, "--no-deps", "d2l==1.0.3", f"resnet-helpers @ {{repo}}"], check=True)
 
 from resnet_helpers import environment_report, get_profile
 

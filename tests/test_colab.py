@@ -19,7 +19,9 @@ def test_notebook_badge_and_setup_cell_agree(path):
 
 def test_setup_cell_installs_without_touching_torch_or_numpy():
     cell = colab.setup_cell("owner/name")
-    assert '"--no-deps", "d2l==1.0.3", "resnet-helpers @ git+https://github.com/owner/name"' in cell
+    assert 'repo = "git+https://github.com/owner/name"' in cell
+    assert '"--no-deps", "d2l==1.0.3", f"resnet-helpers @ {repo}"' in cell
+    assert max(len(line) for line in cell.splitlines()) <= 100  # no line runs off a notebook's width
     for package in ('torch"', "numpy", "torchvision"):
         assert package not in cell.split("environment_report")[0]
     compile(cell, "setup", "exec")
