@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 DATA := data/FashionMNIST/raw/.verified
 
-.PHONY: install data lab test test-browser lint unit nbval notebooks clean
+.PHONY: install data lab test test-browser lint unit nbval notebooks bench clean
 
 install: $(STAMP)
 
@@ -46,6 +46,9 @@ notebooks: install data
 		../$(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
 			--ExecutePreprocessor.timeout=3600 "$$nb" || exit 1; \
 	done
+
+bench: install data
+	$(PY) -m resnet_helpers.bench
 
 clean:
 	rm -rf $(VENV) data

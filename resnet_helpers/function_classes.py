@@ -1,0 +1,211 @@
+"""Nested vs non-nested function classes (嵌套函数类), computed on a 1-D least-squares problem.
+
+The course draws function classes F_1, F_2, ... as regions and the best function f* as a
+star. Here every class is concrete: F_k holds the piecewise-linear functions with k knots
+(kinks) at fixed places,
+
+    f(x) = a + b x + sum_j w_j max(0, x - c_j),   j = 1..k,
+
+and the best member of F_k is the least-squares fit to f* on a fine grid of [-1, 1]; its
+RMS distance to f* is how far the class is from the star. Both families have k knots in
+F_k; only *where* the knots go differs:
+
+- "nested": each class keeps the knots of the previous one and adds one (0, -1/2, 1/2,
+  -3/4, 1/4, ...), so F_{k-1} is inside F_k and the best fit can never get worse;
+- "non-nested": k knots evenly spaced over [-1, 1]; adding a knot moves all the others,
+  so F_k does not contain F_{k-1} and a bigger class can end up farther from f*.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "FAMILIES",
+    "GRID",
+    "f_star",
+    "knots",
+    "features",
+    "best_fit",
+    "distance_table",
+    "rises",
+    "function_class_figure",
+    "function_class_panel",
+    "noisy_sample_errors",
+]
+
+FAMILIES = ("nested", "non-nested")
+GRID = np.linspace(-1.0, 1.0, 401)
+
+
+def f_star(x):
+    """The function we want to reach: a wiggle plus a sharp kink at x = 0."""
+    x = np.asarray(x, dtype=float)
+    return np.sin(2 * np.pi * x) * np.exp(-(x**2)) + 1.5 * np.abs(x)
+
+
+def _van_der_corput(i: int) -> float:
+    """i-th point of the base-2 van der Corput sequence in (0, 1): 1/2, 1/4, 3/4, 1/8, ..."""
+    value, step = 0.0, 0.5
+    while i:
+        value += step * (i & 1)
+        i >>= 1
+        step /= 2
+    return value
+
+
+def _check(k, family: str) -> None:
+    if family not in FAMILIES:
+        raise ValueError(f"family must be one of {list(FAMILIES)}, got {family!r}.")
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
+        raise ValueError(f"the class size k (number of knots) must be an integer >= 0, got {k!r}.")
+
+
+def knots(k: int, family: str) -> np.ndarray:
+    """Where the k knots of F_k sit, for the "nested" or the "non-nested" family."""
+    _check(k, family)
+    if family == "nested":
+        return np.array([2 * _van_der_corput(i) - 1 for i in range(1, k + 1)])
+    return np.linspace(-1.0, 1.0, k + 2)[1:-1]
+
+
+def features(x, knot_positions) -> np.ndarray:
+    """Columns 1, x, max(0, x - c) for every knot c: F_k is all their linear combinations."""
+    x = np.asarray(x, dtype=float)
+    columns = [np.ones_like(x), x] + [np.maximum(0.0, x - c) for c in knot_positions]
+    return np.column_stack(columns)
+
+
+def best_fit(k: int, family: str, x=GRID, y=None) -> dict:
+    """The least-squares fit in F_k to y (default: f* on the grid) and its RMS distance to y.
+
+    Returns a dict: `x`, `target` (y), `fit` (the best member of F_k on x), `knots`, `distance`.
+    """
+    y = f_star(x) if y is None else np.asarray(y, dtype=float)
+    c = knots(k, family)
+    A = features(x, c)
+    weights = np.linalg.lstsq(A, y, rcond=None)[0]
+    fit = A @ weights
+    return {"x": x, "target": y, "fit": fit, "knots": c, "distance": float(np.sqrt(np.mean((fit - y) ** 2)))}
+
+
+def distance_table(k_max: int = 16):
+    """A pandas DataFrame, one row per class size k = 0..k_max: each family's distance to f*."""
+    import pandas as pd
+
+    _check(k_max, "nested")
+    rows = {family: [best_fit(k, family)["distance"] for k in range(k_max + 1)] for family in FAMILIES}
+    return pd.DataFrame(rows, index=pd.RangeIndex(k_max + 1, name="k (knots)"))
+
+
+def rises(distances, tol: float = 1e-9) -> list[int]:
+    """The k at which a distance curve goes up: distances[k] > distances[k - 1] + tol."""
+    d = list(distances)
+    return [k for k in range(1, len(d)) if d[k] > d[k - 1] + tol]
+
+
+def function_class_figure(k: int, family: str = "non-nested", k_max: int = 16):
+    """The widget's callback: the best fits in F_{k-1} and F_k, and the distance curves.
+
+    Left: f*, the best fit in F_k (solid) and in F_{k-1} (dashed), the knots of F_k.
+    Right: distance to f* against k for both families; rises are marked, k is circled.
+    Raises ValueError (with the reason) for a k outside 0..k_max or an unknown family.
+    """
+    import matplotlib.pyplot as plt
+
+    _check(k, family)
+    if k > k_max:
+        raise ValueError(f"k={k} is beyond the curve drawn (k_max={k_max}); pick k <= {k_max}.")
+    table = distance_table(k_max)
+    color = {"nested": "tab:blue", "non-nested": "tab:orange"}
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
+
+    fit = best_fit(k, family)
+    left.plot(GRID, fit["target"], color="black", lw=2, label="f* (the target)")
+    if k > 0:
+        previous = best_fit(k - 1, family)
+        left.plot(
+            GRID,
+            previous["fit"],
+            "--",
+            color="gray",
+            label=f"best in $F_{{{k - 1}}}$: {previous['distance']:.3f}",
+        )
+    left.plot(
+        GRID, fit["fit"], color=color[family], lw=2, label=f"best in $F_{{{k}}}$: {fit['distance']:.3f}"
+    )
+    for c in fit["knots"]:
+        left.axvline(c, color=color[family], lw=0.6, alpha=0.4)
+    left.set(title=f"{family} family, $F_{{{k}}}$: {k} knots (thin lines)", xlabel="x", ylabel="f(x)")
+    left.legend(fontsize=8, loc="lower right", title="RMS distance to f*", title_fontsize=8)
+
+    for name in FAMILIES:
+        d = table[name]
+        right.plot(
+            d.index, d.values, "o-", ms=3, color=color[name], label=name, lw=2.5 if name == family else 1
+        )
+        up = rises(d.values)
+        if up:
+            right.plot(up, d.values[up], "^", ms=9, mfc="none", color="red")
+    right.plot([], [], "^", ms=9, mfc="none", color="red", label="rise: $F_k$ farther from f* than $F_{k-1}$")
+    right.plot(k, table[family][k], "o", ms=14, mfc="none", color="black")
+    right.set(title="distance of the best fit to f*", xlabel="k (knots in $F_k$)", ylabel="RMS distance")
+    right.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def function_class_panel(k_max: int = 16, k: int = 5, family: str = "non-nested"):
+    """ipywidgets panel: a k slider and a family menu redraw `function_class_figure`."""
+    import ipywidgets as widgets
+
+    k_slider = widgets.IntSlider(value=k, min=0, max=k_max, description="k (knots)")
+    menu = widgets.Dropdown(options=list(FAMILIES), value=family, description="family")
+    out = widgets.interactive_output(
+        lambda k, family: show_or_explain(function_class_figure, k=k, family=family, k_max=k_max),
+        {"k": k_slider, "family": menu},
+    )
+    return widgets.VBox([widgets.HBox([k_slider, menu]), out])
+
+
+def show_or_explain(callback, **values) -> None:
+    """Call a panel's callback and show its figure; a ValueError is shown as a message instead."""
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+
+    try:
+        result = callback(**values)
+    except ValueError as e:
+        print(f"Cannot draw this: {e}")
+        return
+    if isinstance(result, plt.Figure):
+        display(result)
+        plt.close(result)
+    else:
+        display(result)
+
+
+def noisy_sample_errors(k_max: int = 24, n_samples: int = 30, noise: float = 0.3, seed: int = 0):
+    """Fit the nested family to `n_samples` noisy samples of f* instead of f* itself.
+
+    Returns a DataFrame per k: the RMS error on the samples (what least squares minimises)
+    and the RMS distance of that fit to f* on the whole grid (what we care about).
+    """
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    x = np.sort(rng.uniform(-1, 1, n_samples))
+    y = f_star(x) + noise * rng.standard_normal(n_samples)
+    rows = []
+    for k in range(k_max + 1):
+        c = knots(k, "nested")
+        weights = np.linalg.lstsq(features(x, c), y, rcond=None)[0]
+        on_grid = features(GRID, c) @ weights
+        rows.append(
+            {
+                "k (knots)": k,
+                "error on the samples": float(np.sqrt(np.mean((features(x, c) @ weights - y) ** 2))),
+                "distance to f*": float(np.sqrt(np.mean((on_grid - f_star(GRID)) ** 2))),
+            }
+        )
+    return pd.DataFrame(rows).set_index("k (knots)")

@@ -1,0 +1,413 @@
+"""Going deeper (notebook 05): gradient flow, a depth sweep, a 1000-layer network, ResNet-50/101/152.
+
+Built on `depth.py`: the plain and residual twins come from `build_depth_net` (the same
+layers, with and without shortcuts), the training loop is `train_losses`, and the twins are
+trained side by side by `degradation_experiment`. This module adds what notebook 05 measures:
+
+    flows = gradient_flow(56, X, y)                   # ||dL/dW|| per weight layer, plain and residual
+    result = train_twins([8, 20, 56], X, y, X_test, y_test, steps=200)   # + test accuracy per depth
+    net = very_deep_net(1000)                          # ResNet-1004: 1,004 weight layers, pre-activation
+    rows = bottleneck_family()                         # ResNet-50/101/152: depth, size, FLOPs, paper error
+    seconds = time_models(input_size=(1, 3, 224, 224)) # one forward + backward step of each, timed
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import statistics
+import time
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .depth import (
+    KINDS,
+    LAYERS_PER_BLOCK,
+    build_depth_net,
+    degradation_experiment,
+    smooth,
+    train_losses,
+)
+from .family import PAPER_TOP1_ERROR
+from .models import build_resnet, count_flops, count_params, count_weight_layers
+
+__all__ = [
+    "PAPER_QUOTES",
+    "weight_layers",
+    "gradient_norms",
+    "gradient_flow",
+    "gradient_summary",
+    "gradient_flow_figure",
+    "test_tensors",
+    "accuracy",
+    "train_twins",
+    "twins_table",
+    "sweep_figure",
+    "very_deep_depth",
+    "very_deep_net",
+    "twins_figure",
+    "compare_block_types",
+    "step_seconds",
+    "bottleneck_family",
+    "time_models",
+]
+
+PAPER_QUOTES = [
+    # (what, value in %, source): quoted, not measured here. He et al. 2015 = arXiv:1512.03385,
+    # He et al. 2016 = "Identity Mappings in Deep Residual Networks", arXiv:1603.05027.
+    ("ResNet-152, ImageNet val top-5 error, single model", 4.49, "He et al. 2015, Table 4"),
+    ("ResNet-1001 (pre-activation, bottleneck), CIFAR-10 test error", 4.62, "He et al. 2016, abstract"),
+]
+
+CHANCE_LOSS = math.log(10)  # cross-entropy of a uniform guess over the 10 classes
+COLORS = {"plain": "tab:red", "residual": "tab:blue"}
+
+
+# --- 1. Gradient flow at initialisation ---
+
+
+def weight_layers(net: nn.Module) -> list[tuple[str, nn.Module]]:
+    """The paper's weight layers of `net` in forward order: (name, layer) for every convolution
+    and linear layer except the 1x1 projections on shortcuts (`count_weight_layers` counts these)."""
+    projections = {id(m.projection) for m in net.modules() if getattr(m, "projection", None) is not None}
+    return [
+        (name, m)
+        for name, m in net.named_modules()
+        if isinstance(m, (nn.Conv2d, nn.Linear)) and id(m) not in projections
+    ]
+
+
+def gradient_norms(
+    net: nn.Module, X: torch.Tensor, y: torch.Tensor, batch_stats: bool = True, dtype=torch.float64
+) -> list[float]:
+    """||dL/dW|| of every weight layer (in forward order) for one batch, at the current weights.
+
+    - `batch_stats=True`: batch normalization normalises with the batch's own statistics, as
+      during training.
+    - `batch_stats=False`: it uses its running statistics instead, which at initialisation
+      (mean 0, variance 1, scale 1, shift 0) make it the identity: the same network with
+      its normalization switched off.
+
+    Runs on a float64 copy (`dtype`), so a tiny gradient is not rounded to 0 and a huge one not
+    to infinity as float32 would; `net` itself (weights, BN statistics, mode) is not changed.
+    """
+    model = copy.deepcopy(net).to(device=X.device, dtype=dtype)
+    model.train(batch_stats)
+    F.cross_entropy(model(X.to(dtype)), y).backward()
+    return [layer.weight.grad.norm().item() for _, layer in weight_layers(model)]
+
+
+def gradient_flow(
+    depth: int,
+    X: torch.Tensor,
+    y: torch.Tensor,
+    width: int = 16,
+    block: str = "basic",
+    batch_stats: bool = True,
+    seed: int = 0,
+) -> dict[str, list[float]]:
+    """{"plain": norms, "residual": norms}: `gradient_norms` of the two twins of `depth` layers,
+    built from the same seed (the same initial weights; they differ only in the shortcuts)."""
+    flows = {}
+    for kind in KINDS:
+        torch.manual_seed(seed)
+        net = build_depth_net(depth, width, block, plain=kind == "plain", in_channels=X.shape[1])
+        flows[kind] = gradient_norms(net, X, y, batch_stats)
+    return flows
+
+
+def gradient_summary(flows: dict[str, list[float]]):
+    """A DataFrame, one row per network: the gradient norm at the first and the last weight layer,
+    their ratio, and the spread (largest / smallest norm over all layers)."""
+    import pandas as pd
+
+    rows = {
+        kind: {
+            "layers": len(norms),
+            "first layer": norms[0],
+            "last layer": norms[-1],
+            "first / last": norms[0] / norms[-1],
+            "largest / smallest": max(norms) / min(norms),
+        }
+        for kind, norms in flows.items()
+    }
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def gradient_flow_figure(panels: dict[str, dict[str, list[float]]]):
+    """One log-scale panel per entry of `panels` ({title: flows}): gradient norm against layer."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.6 * len(panels), 3.8), squeeze=False)
+    for ax, (title, flows) in zip(axes[0], panels.items(), strict=True):
+        for kind, norms in flows.items():
+            layers = range(1, len(norms) + 1)
+            ax.semilogy(layers, norms, marker=".", color=COLORS.get(kind), label=f"{kind}-{len(norms)}")
+        ax.set(title=title, xlabel="weight layer (1 = first, next to the input)")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend()
+    axes[0][0].set_ylabel("gradient norm ||dL/dW|| (log scale)")
+    fig.tight_layout()
+    return fig
+
+
+# --- 2. and 3. Plain and residual twins trained side by side, with test accuracy ---
+
+
+def test_tensors(
+    n_images: int, resolution: int = 28, seed: int = 0, device: torch.device | str | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A random subset of the Fashion-MNIST *test* set, prepared like `training_tensors` prepares
+    the training images (resized, one channel), normalised with the training set's mean and std."""
+    from .data import load_fashion_mnist
+    from .profiles import choose_device
+
+    data = load_fashion_mnist()
+
+    def prepare(images):
+        X = images.unsqueeze(1).float() / 255
+        if resolution != X.shape[-1]:
+            X = F.interpolate(X, size=(resolution, resolution), mode="bilinear", antialias=True)
+        return X
+
+    train = prepare(data.train_images)
+    idx = torch.randperm(len(data.test_labels), generator=torch.Generator().manual_seed(seed))[:n_images]
+    X = (prepare(data.test_images[idx]) - train.mean()) / train.std()
+    device = torch.device(device) if device is not None else choose_device()
+    return X.to(device), data.test_labels[idx].to(device)
+
+
+@torch.no_grad()
+def accuracy(net: nn.Module, X: torch.Tensor, y: torch.Tensor, batch_size: int = 500) -> float:
+    """Fraction of X that `net` (in eval mode) classifies correctly."""
+    was_training = net.training
+    net.eval()
+    correct = sum(
+        int((net(xb).argmax(dim=1) == yb).sum())
+        for xb, yb in zip(X.split(batch_size), y.split(batch_size), strict=True)
+    )
+    net.train(was_training)
+    return correct / len(X)
+
+
+def _final(losses, last: float = 0.1) -> float:
+    n = max(1, round(len(losses) * last))
+    return sum(losses[-n:]) / n
+
+
+def train_twins(
+    depths,
+    X: torch.Tensor,
+    y: torch.Tensor,
+    X_test: torch.Tensor,
+    y_test: torch.Tensor,
+    steps: int,
+    width: int = 16,
+    block: str = "basic",
+    seed: int = 0,
+    **train_kwargs,
+) -> dict:
+    """Train a plain and a residual network of every depth the same way, then test them.
+
+    The training is `degradation_experiment`'s: both twins of a depth start from the same
+    weights and see the same batches. Returns its {"histories", "nets"} plus "accuracy"
+    {(kind, depth): test accuracy} and "seconds" (wall clock for everything).
+    """
+    start = time.perf_counter()
+    result = degradation_experiment(depths, X, y, steps, width, block, seed, **train_kwargs)
+    result["accuracy"] = {key: accuracy(net, X_test, y_test) for key, net in result["nets"].items()}
+    result["seconds"] = time.perf_counter() - start
+    return result
+
+
+def twins_table(result: dict):
+    """A DataFrame, one row per depth: weight layers counted on the trained models, the final
+    training loss (mean of the last 10% of steps) and the test accuracy of both twins."""
+    import pandas as pd
+
+    rows = {}
+    for (kind, depth), net in result["nets"].items():
+        row = rows.setdefault(depth, {"layers": count_weight_layers(net)})
+        row[f"{kind} loss"] = _final(result["histories"][kind, depth])
+        row[f"{kind} accuracy"] = result["accuracy"][kind, depth]
+    columns = ["layers"] + [f"{k} {q}" for q in ("loss", "accuracy") for k in KINDS]
+    table = pd.DataFrame.from_dict(rows, orient="index")[columns].sort_index()
+    table.index.name = "depth"
+    return table
+
+
+def sweep_figure(table):
+    """Final training loss and test accuracy against depth, plain and residual (from `twins_table`)."""
+    import matplotlib.pyplot as plt
+
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 3.8))
+    for kind in KINDS:
+        style = dict(marker="o", color=COLORS[kind], label=kind)
+        ax_loss.plot(table.index, table[f"{kind} loss"], **style)
+        ax_acc.plot(table.index, 100 * table[f"{kind} accuracy"], **style)
+    ax_loss.axhline(CHANCE_LOSS, color="gray", ls="--", lw=1, label="chance (ln 10)")
+    ax_acc.axhline(10, color="gray", ls="--", lw=1, label="chance (10%)")
+    ax_loss.set(title="final training loss (same budget)", ylabel="cross-entropy", ylim=(0, None))
+    ax_acc.set(title="test accuracy", ylabel="accuracy (%)", ylim=(0, 100))
+    for ax in (ax_loss, ax_acc):
+        ax.set_xscale("log")
+        ax.set_xticks(list(table.index), [str(d) for d in table.index])
+        ax.minorticks_off()
+        ax.set_xlabel("depth (weight layers, log scale)")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def very_deep_depth(min_layers: int = 1000, block: str = "preact") -> int:
+    """The smallest depth >= `min_layers` a 3-stage network of `block`s can have (6n + 2 or 9n + 2)."""
+    per_stage = 3 * LAYERS_PER_BLOCK[block]
+    n = max(1, math.ceil((min_layers - 2) / per_stage))
+    return per_stage * n + 2
+
+
+def very_deep_net(min_layers: int = 1000, width: int = 4, block: str = "preact", plain: bool = False):
+    """The narrowest network with at least `min_layers` weight layers: 1,004 for pre-activation blocks
+    (167 per stage, widths 4, 8, 16), 1,001 for bottlenecks (ResNet-1001's layout, 111 per stage)."""
+    return build_depth_net(very_deep_depth(min_layers, block), width, block, plain=plain)
+
+
+def twins_figure(result: dict, depth: int):
+    """Training loss of the plain and the residual twin of `depth` layers, test accuracy in the legend.
+
+    A loss that turns NaN (the network's numbers overflowed) cannot be drawn: a dotted line marks
+    the step where it happened."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.5, 3.8))
+    for kind in KINDS:
+        losses = result["histories"][kind, depth]
+        label = f"{kind}-{depth}: test accuracy {result['accuracy'][kind, depth]:.1%}"
+        bad = next((i for i, v in enumerate(losses) if not math.isfinite(v)), len(losses))
+        ax.plot(losses[:bad], color=COLORS[kind], alpha=0.25)
+        few = bad < 3  # e.g. a single finite loss before the NaNs: show it as a dot
+        ax.plot(smooth(losses[:bad]), color=COLORS[kind], marker="o" if few else None, label=label)
+        if bad < len(losses):
+            ax.axvline(bad, color=COLORS[kind], ls=":", label=f"{kind}-{depth}: loss is NaN from step {bad}")
+    ax.axhline(CHANCE_LOSS, color="gray", ls="--", lw=1, label="chance (ln 10)")
+    finite = [v for k in KINDS for v in result["histories"][k, depth][:5] if math.isfinite(v)]
+    top = min(max([CHANCE_LOSS, *finite]), 3 * CHANCE_LOSS)
+    ax.set(title=f"{depth} weight layers, with and without shortcuts", xlabel="training step",
+           ylabel="training loss", ylim=(0, top * 1.1))  # fmt: skip
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+# --- 5. Pre-activation vs the original block, same budget ---
+
+
+def compare_block_types(
+    depth: int,
+    X: torch.Tensor,
+    y: torch.Tensor,
+    X_test: torch.Tensor,
+    y_test: torch.Tensor,
+    steps: int,
+    blocks=("basic", "preact"),
+    width: int = 16,
+    seed: int = 0,
+    **train_kwargs,
+):
+    """Train a residual network of `depth` layers per block type on the same batches; a DataFrame
+    (one row per block type: layers, parameters, final training loss, test accuracy) and the loss
+    histories."""
+    import pandas as pd
+
+    rows, histories = {}, {}
+    for block in blocks:
+        torch.manual_seed(seed)
+        net = build_depth_net(depth, width, block, in_channels=X.shape[1])
+        histories[block] = train_losses(net, X, y, steps, seed=seed, desc=f"{block}-{depth}", **train_kwargs)
+        rows[block] = {
+            "layers": count_weight_layers(net),
+            "params": count_params(net),
+            "final training loss": _final(histories[block]),
+            "test accuracy": accuracy(net, X_test, y_test),
+        }
+    return pd.DataFrame.from_dict(rows, orient="index"), histories
+
+
+# --- 4. Bottlenecks: ResNet-50/101/152 measured ---
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def step_seconds(net: nn.Module, input_size, repeats: int = 3, precision=None) -> float:
+    """Median wall-clock seconds of one training step's forward and backward pass on `net`'s device
+    (random images and labels of `input_size`; one untimed warm-up step first). `precision`: a
+    `Precision` from `choose_precision`, whose dtype (if any) the forward pass autocasts to."""
+    p = next(net.parameters())
+    X = torch.randn(tuple(input_size), device=p.device)
+    y = torch.randint(0, net.fc.out_features, (X.shape[0],), device=p.device)
+    dtype = getattr(precision, "dtype", None)
+    net.train()
+    times = []
+    for _ in range(repeats + 1):
+        _sync(p.device)
+        start = time.perf_counter()
+        with torch.autocast(p.device.type, dtype=dtype, enabled=dtype is not None):
+            loss = F.cross_entropy(net(X), y)
+        loss.backward()
+        _sync(p.device)
+        times.append(time.perf_counter() - start)
+        net.zero_grad(set_to_none=True)
+    return statistics.median(times[1:])
+
+
+def bottleneck_family(names=("resnet50", "resnet101", "resnet152")) -> list[dict]:
+    """ResNet-50/101/152 at ImageNet's settings (3 channels, 1000 classes), built on the meta device:
+    blocks per stage, depth counted on the model, parameters, FLOPs of one 224x224 image, and the
+    paper's ImageNet top-1 error with its table."""
+    paper = {model: (error, table) for model, error, table in PAPER_TOP1_ERROR}
+    rows = []
+    for name in names:
+        title = "ResNet-" + name.removeprefix("resnet")
+        with torch.device("meta"):
+            net = build_resnet(name, in_channels=3, num_classes=1000)
+        error, table = paper.get(title, (None, None))
+        rows.append(
+            {
+                "model": title,
+                "blocks": net.config.blocks,
+                "depth": count_weight_layers(net),
+                "params": count_params(net),
+                "flops at 224": count_flops(net, (1, 3, 224, 224)),
+                "paper top-1 error %": error,
+                "source": f"He et al. 2015, {table}" if table else None,
+            }
+        )
+    return rows
+
+
+def time_models(
+    names=("resnet50", "resnet101", "resnet152"),
+    input_size=(1, 3, 224, 224),
+    repeats: int = 3,
+    device=None,
+    precision=None,
+) -> dict[str, float]:
+    """{model: seconds of one forward and backward step} (`step_seconds`) on `device` (default: the
+    best available), each model built at ImageNet's settings and freed before the next."""
+    from .profiles import choose_device
+
+    device = torch.device(device) if device is not None else choose_device()
+    seconds = {}
+    for name in names:
+        torch.manual_seed(0)
+        net = build_resnet(name, in_channels=3, num_classes=1000).to(device)
+        seconds["ResNet-" + name.removeprefix("resnet")] = step_seconds(net, input_size, repeats, precision)
+        del net
+    return seconds

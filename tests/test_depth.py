@@ -1,0 +1,171 @@
+import matplotlib
+import pytest
+import torch
+from torch import nn
+
+from resnet_helpers import Bottleneck, PreActResidual, Residual, count_weight_layers
+from resnet_helpers.depth import (
+    PlainBlock,
+    add_blocks,
+    build_depth_net,
+    degradation_experiment,
+    depth_config,
+    depth_curves_figure,
+    depth_panel,
+    evaluate_loss,
+    final_losses,
+    max_abs_difference,
+    smooth,
+    train_losses,
+    training_tensors,
+    valid_depths,
+)
+
+matplotlib.use("Agg")
+
+RESIDUAL_BLOCKS = (Residual, Bottleneck, PreActResidual)
+
+
+@pytest.mark.parametrize(
+    "block,depths", [("basic", [8, 14, 20, 32, 56]), ("preact", [8, 20, 110]), ("bottleneck", [11, 29])]
+)
+@pytest.mark.parametrize("plain", [False, True])
+def test_depth_is_counted_from_the_model(block, depths, plain):
+    for depth in depths:
+        with torch.device("meta"):
+            net = build_depth_net(depth, width=4, block=block, plain=plain)
+        assert count_weight_layers(net) == depth
+        assert net.config.blocks == ((depth - 2) // (9 if block == "bottleneck" else 6),) * 3
+
+
+def test_cifar_style_layout():
+    config = depth_config(20)
+    assert (config.blocks, config.channels, config.stem, config.stem_channels) == (
+        (3, 3, 3),
+        (16, 32, 64),
+        "compact",
+        16,
+    )
+    net = build_depth_net(20)
+    assert net(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+    assert net.b1[0].kernel_size == (3, 3) and net.b1[0].stride == (1, 1)
+    assert valid_depths("basic", 4) == [8, 14, 20, 26] and valid_depths("bottleneck", 2) == [11, 20]
+
+
+@pytest.mark.parametrize("depth", [7, 21, 2, 0, 20.0, True])
+def test_impossible_depths_are_refused(depth):
+    with pytest.raises(ValueError, match="6n \\+ 2"):
+        depth_config(depth)
+
+
+def test_plain_net_has_no_shortcut():
+    plain = build_depth_net(14, width=4, plain=True)
+    modules = list(plain.modules())
+    assert not any(isinstance(m, RESIDUAL_BLOCKS) for m in modules)
+    assert all(getattr(m, "projection", None) is None for m in modules)
+    assert sum(isinstance(m, PlainBlock) for m in modules) == 6
+    # without shortcuts, zeroing the last BN of every block cuts the input off entirely:
+    # the output no longer depends on the image. With shortcuts the image still gets through.
+    residual = build_depth_net(14, width=4)
+    for net in (plain, residual):
+        for block in net.modules():
+            if isinstance(block, (PlainBlock, Residual)):
+                last_bn = [m for m in block.modules() if isinstance(m, nn.BatchNorm2d)][-1]
+                nn.init.zeros_(last_bn.weight), nn.init.zeros_(last_bn.bias)
+        net.eval()
+    a, b = torch.rand(2, 1, 1, 12, 12)
+    with torch.no_grad():
+        assert torch.equal(plain(a), plain(b))
+        assert not torch.allclose(residual(a), residual(b))
+
+
+@pytest.mark.parametrize("block", ["basic", "preact", "bottleneck"])
+def test_plain_twin_shares_the_residual_branch_weights(block):
+    torch.manual_seed(0)
+    residual = build_depth_net(20, width=4, block=block)
+    torch.manual_seed(0)
+    plain = build_depth_net(20, width=4, block=block, plain=True)
+    res_convs = [m for m in residual.modules() if isinstance(m, nn.Conv2d) and m.kernel_size != (1, 1)]
+    plain_convs = [m for m in plain.modules() if isinstance(m, nn.Conv2d) and m.kernel_size != (1, 1)]
+    assert len(res_convs) == len(plain_convs)
+    for r, p in zip(res_convs, plain_convs, strict=True):
+        assert torch.equal(r.weight, p.weight)
+
+
+@pytest.mark.parametrize("block", ["basic", "preact", "bottleneck"])
+def test_zero_initialised_residual_blocks_leave_the_function_unchanged(block):
+    torch.manual_seed(0)
+    shallow = build_depth_net(valid_depths(block, 1)[0], width=4, block=block)
+    X = torch.randn(8, 1, 12, 12)
+    train_losses(shallow, X, torch.arange(8), steps=3, batch_size=4, progress=False)  # non-trivial BN stats
+    deeper = add_blocks(shallow, per_stage=2)
+    convs_per_block = 3 if block == "bottleneck" else 2
+    assert count_weight_layers(deeper) == count_weight_layers(shallow) + 3 * 2 * convs_per_block
+    assert deeper.config.blocks == (3, 3, 3)
+    assert max_abs_difference(shallow, deeper, X) == 0.0
+    assert shallow.training and deeper.training  # modes restored
+
+
+def test_added_plain_layers_change_the_function():
+    torch.manual_seed(0)
+    shallow = build_depth_net(8, width=4, plain=True)
+    deeper = add_blocks(shallow, per_stage=1, plain=True)
+    assert count_weight_layers(deeper) == 14
+    assert not any(isinstance(m, RESIDUAL_BLOCKS) for m in deeper.modules())
+    X = torch.randn(8, 1, 12, 12)
+    assert max_abs_difference(shallow, deeper, X) > 1e-3
+    assert max_abs_difference(shallow, deeper, X, batch_size=3) == pytest.approx(
+        max_abs_difference(shallow, deeper, X)
+    )
+    assert count_weight_layers(shallow) == 8  # the original is untouched
+
+
+def test_training_tensors_are_real_normalised_fashion_mnist():
+    X, y = training_tensors(64, resolution=14, seed=1)
+    assert X.shape == (64, 1, 14, 14) and X.dtype == torch.float32 and y.shape == (64,)
+    assert abs(X.mean().item()) < 1e-4 and abs(X.std().item() - 1) < 1e-3
+    assert 0 <= y.min() and y.max() <= 9 and len(y.unique()) > 5
+    X2, y2 = training_tensors(64, resolution=14, seed=1)
+    assert torch.equal(X, X2) and torch.equal(y, y2)
+
+
+def test_training_loop_lowers_the_loss_on_a_tiny_slice():
+    X, y = training_tensors(64, resolution=12, seed=0)
+    torch.manual_seed(0)
+    net = build_depth_net(8, width=8)
+    before = evaluate_loss(net, X, y)
+    losses = train_losses(net, X, y, steps=40, batch_size=32, lr=0.05, progress=False)
+    assert len(losses) == 40 and all(isinstance(v, float) for v in losses)
+    assert sum(losses[-5:]) / 5 < 0.7 * sum(losses[:5]) / 5
+    assert evaluate_loss(net, X, y) < before
+    with pytest.raises(ValueError, match="batch_size"):
+        train_losses(net, X, y, steps=1, batch_size=65, progress=False)
+    with pytest.raises(ValueError, match="steps"):
+        train_losses(net, X, y, steps=0, batch_size=8, progress=False)
+
+
+def test_same_seed_same_batches_same_losses():
+    X, y = training_tensors(64, resolution=8)
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        runs.append(train_losses(build_depth_net(8, width=4), X, y, steps=5, batch_size=16, progress=False))
+    assert runs[0] == runs[1]
+
+
+def test_experiment_table_figure_and_panel(capsys):
+    X, y = training_tensors(32, resolution=8)
+    result = degradation_experiment([8, 14], X, y, steps=4, width=4, batch_size=16, progress=False)
+    assert set(result["histories"]) == {(k, d) for k in ("plain", "residual") for d in (8, 14)}
+    table = final_losses(result["histories"])
+    assert list(table.columns) == ["plain", "residual"] and list(table.index) == [8, 14]
+    assert table.loc[8, "plain"] == pytest.approx(result["histories"]["plain", 8][-1])  # last 10% of 4 steps
+    assert len(depth_curves_figure(result["histories"], 14).axes) == 1
+    with pytest.raises(ValueError, match="trained depths: \\[8, 14\\]"):
+        depth_curves_figure(result["histories"], 20)
+    assert depth_panel(result["histories"]).children[0].options == (8, 14)
+
+
+def test_smooth():
+    assert smooth([1.0, 3.0, 5.0, 7.0], window=2) == [1.0, 2.0, 4.0, 6.0]
+    assert len(smooth(list(range(100)))) == 100

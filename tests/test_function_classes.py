@@ -1,0 +1,100 @@
+import matplotlib
+import numpy as np
+import pytest
+
+from resnet_helpers.function_classes import (
+    FAMILIES,
+    GRID,
+    best_fit,
+    distance_table,
+    f_star,
+    features,
+    function_class_figure,
+    function_class_panel,
+    knots,
+    noisy_sample_errors,
+    rises,
+    show_or_explain,
+)
+
+matplotlib.use("Agg")
+
+
+def _contains(small: np.ndarray, big: np.ndarray) -> bool:
+    """Is every function of span(small) in span(big)? (rank does not grow when stacked)"""
+    rank = np.linalg.matrix_rank
+    return rank(np.hstack([big, small])) == rank(big)
+
+
+def test_nested_family_is_nested_and_non_nested_is_not():
+    for k in range(1, 12):
+        smaller, bigger = (features(GRID, knots(j, "nested")) for j in (k - 1, k))
+        assert _contains(smaller, bigger)
+    # evenly spaced knots move when one is added: F_1 (knot 0) is not inside F_2 (knots +-1/3)
+    assert not _contains(features(GRID, knots(1, "non-nested")), features(GRID, knots(2, "non-nested")))
+
+
+def test_both_families_have_k_knots():
+    for family in FAMILIES:
+        for k in range(6):
+            c = knots(k, family)
+            assert len(c) == k == len(set(c.round(12)))
+            assert np.all((-1 < c) & (c < 1))
+
+
+def test_nested_distance_never_rises_non_nested_does():
+    table = distance_table(16)
+    nested, non_nested = table["nested"].to_numpy(), table["non-nested"].to_numpy()
+    assert np.all(np.diff(nested) <= 1e-12), nested
+    assert rises(nested) == []
+    up = rises(non_nested)
+    assert up, non_nested
+    assert 3 in up  # the rise the notebook shows first: 3 evenly spaced knots fit worse than 2
+    assert non_nested[3] > non_nested[2] + 0.05  # visible, not rounding noise
+
+
+def test_best_fit_is_the_least_squares_projection():
+    fit = best_fit(4, "nested")
+    residual = fit["fit"] - f_star(GRID)
+    # the residual of a least-squares fit is orthogonal to every feature of the class
+    np.testing.assert_allclose(features(GRID, fit["knots"]).T @ residual, 0, atol=1e-8)
+    assert fit["distance"] == pytest.approx(np.sqrt(np.mean(residual**2)))
+    # F_0 is the straight lines: the fit to a line is exact
+    line = best_fit(0, "non-nested", y=2 * GRID - 1)
+    assert line["distance"] < 1e-12
+
+
+def test_rises():
+    assert rises([3, 2, 2, 2.5, 1]) == [3]
+    assert rises([1.0, 1.0 + 1e-12]) == []
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"k": -1, "family": "nested"}, "k"),
+        ({"k": 2.5, "family": "nested"}, "k"),
+        ({"k": 3, "family": "fourier"}, "family"),
+        ({"k": 30, "family": "nested", "k_max": 16}, "k_max"),
+    ],
+)
+def test_callback_refuses_bad_values_with_a_reason(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        function_class_figure(**kwargs)
+
+
+def test_callback_returns_a_figure_and_panel_shows_messages(capsys):
+    fig = function_class_figure(5, "nested", k_max=8)
+    assert len(fig.axes) == 2
+    show_or_explain(function_class_figure, k=9, family="nested", k_max=8)
+    assert "Cannot draw this: k=9" in capsys.readouterr().out
+    panel = function_class_panel(k_max=8)
+    assert panel.children[0].children[0].max == 8
+
+
+def test_noisy_samples_overfit_with_a_nested_family():
+    table = noisy_sample_errors(k_max=24, n_samples=40, noise=0.3, seed=0)
+    on_samples, to_f_star = table["error on the samples"], table["distance to f*"]
+    assert np.all(np.diff(on_samples) <= 1e-9)  # nested: the fitted error never rises
+    best = int(to_f_star.idxmin())
+    assert 0 < best < 24 and to_f_star.iloc[-1] > to_f_star.min() * 1.3  # but the distance to f* does

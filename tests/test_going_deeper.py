@@ -1,0 +1,225 @@
+import copy
+import math
+
+import matplotlib
+import pytest
+import torch
+from torch import nn
+
+from resnet_helpers import (
+    Bottleneck,
+    PreActResidual,
+    Residual,
+    build_resnet,
+    count_weight_layers,
+    load_fashion_mnist,
+)
+from resnet_helpers.depth import build_depth_net, training_tensors
+from resnet_helpers.going_deeper import (
+    accuracy,
+    bottleneck_family,
+    compare_block_types,
+    gradient_flow,
+    gradient_flow_figure,
+    gradient_norms,
+    gradient_summary,
+    step_seconds,
+    sweep_figure,
+    time_models,
+    train_twins,
+    twins_figure,
+    twins_table,
+    very_deep_depth,
+    very_deep_net,
+    weight_layers,
+)
+from resnet_helpers.going_deeper import test_tensors as load_test_tensors  # not a test for pytest
+
+matplotlib.use("Agg")
+
+
+def small_nets():
+    yield build_depth_net(20, width=4)
+    yield build_depth_net(20, width=4, plain=True)
+    yield build_depth_net(14, width=4, block="preact")
+    yield build_depth_net(20, width=4, block="bottleneck", plain=True)
+    yield build_resnet("resnet18")
+
+
+@pytest.mark.parametrize("net", list(small_nets()), ids=lambda n: f"{n.config.block}-{n.config.depth}")
+def test_weight_layers_are_counted_from_the_model_in_forward_order(net):
+    layers = weight_layers(net)
+    assert len(layers) == count_weight_layers(net) == net.config.depth
+    assert isinstance(layers[0][1], nn.Conv2d) and layers[0][0] == "b1.0"
+    assert isinstance(layers[-1][1], nn.Linear) and layers[-1][0] == "fc"
+    # the order is the order in which the forward pass calls them
+    called = []
+    hooks = [m.register_forward_hook(lambda m, i, o: called.append(m)) for _, m in layers]
+    net.eval()
+    with torch.no_grad():
+        net(torch.zeros(1, 1, 32, 32))
+    for h in hooks:
+        h.remove()
+    assert [id(m) for m in called] == [id(m) for _, m in layers]
+
+
+def test_shortcut_projections_are_not_weight_layers():
+    net = build_depth_net(14, width=4)
+    projections = [m.projection for m in net.modules() if getattr(m, "projection", None) is not None]
+    assert len(projections) == 2  # the first block of the 2nd and 3rd stage
+    layer_ids = {id(m) for _, m in weight_layers(net)}
+    assert not layer_ids & {id(p) for p in projections}
+
+
+@pytest.fixture(scope="module")
+def batch():
+    torch.manual_seed(0)
+    return training_tensors(16, resolution=8, device="cpu")
+
+
+def test_gradient_norms_one_value_per_weight_layer_in_order(batch):
+    X, y = batch
+    torch.manual_seed(0)
+    net = build_depth_net(14, width=4)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    norms = gradient_norms(net, X, y)
+    assert len(norms) == 14 and all(isinstance(v, float) and v > 0 for v in norms)
+    # the same numbers, computed by hand in float64
+    reference = copy.deepcopy(net).double()
+    reference.train()
+    nn.functional.cross_entropy(reference(X.double()), y).backward()
+    expected = [m.weight.grad.norm().item() for _, m in weight_layers(reference)]
+    assert norms == pytest.approx(expected, rel=1e-9)
+    # gradients the network already holds are not added in
+    nn.functional.cross_entropy(net(X), y).backward()
+    assert gradient_norms(net, X, y) == pytest.approx(norms, rel=1e-9)
+    # the network handed in was not touched: no gradients, BN statistics, mode
+    net = build_depth_net(14, width=4)
+    net.load_state_dict(before)
+    net.eval()
+    gradient_norms(net, X, y, batch_stats=True)
+    assert not net.training and all(p.grad is None for p in net.parameters())
+    assert all(torch.equal(v, before[k]) for k, v in net.state_dict().items())
+    assert next(net.parameters()).dtype == torch.float32
+
+
+def test_without_normalisation_the_plain_net_starves_and_the_residual_one_does_not(batch):
+    X, y = batch
+    flows = gradient_flow(56, X, y, width=4, batch_stats=False)
+    plain, residual = flows["plain"], flows["residual"]
+    assert len(plain) == len(residual) == 56
+    assert plain[0] < 1e-6 * residual[0]  # the plain net's first layer gets (almost) nothing
+    assert plain[-1] > 0.01 * residual[-1]  # while its last layer still learns
+    assert max(residual) / min(residual) < 1e3
+
+
+def test_with_batch_statistics_the_plain_net_explodes_instead(batch):
+    X, y = batch
+    flows = gradient_flow(56, X, y, width=4, batch_stats=True)
+    plain, residual = flows["plain"], flows["residual"]
+    assert plain[0] / plain[-1] > 1e3 * residual[0] / residual[-1]
+    assert max(residual) / min(residual) < 1e3
+
+
+def test_gradient_summary_and_figure():
+    flows = {"plain": [1e-6, 1e-3, 1.0], "residual": [0.5, 0.2, 1.0]}
+    table = gradient_summary(flows)
+    assert list(table.index) == ["plain", "residual"]
+    assert table.loc["plain", "first / last"] == pytest.approx(1e-6)
+    assert table.loc["residual", "largest / smallest"] == pytest.approx(5.0)
+    assert table.loc["plain", "layers"] == 3
+    fig = gradient_flow_figure({"a": flows, "b": flows})
+    assert len(fig.axes) == 2 and fig.axes[0].get_yscale() == "log"
+
+
+def test_test_tensors_come_from_the_test_set():
+    X, y = load_test_tensors(50, resolution=14, seed=3, device="cpu")
+    assert X.shape == (50, 1, 14, 14) and y.shape == (50,)
+    assert abs(X.mean().item()) < 0.3 and 0.7 < X.std().item() < 1.3
+    data = load_fashion_mnist()
+    idx = torch.randperm(len(data.test_labels), generator=torch.Generator().manual_seed(3))[:50]
+    assert torch.equal(y, data.test_labels[idx])
+    X2, _ = load_test_tensors(50, resolution=14, seed=3, device="cpu")
+    assert torch.equal(X, X2)
+
+
+def test_accuracy_counts_correct_predictions_and_restores_the_mode():
+    class Always(nn.Module):
+        def forward(self, x):
+            return nn.functional.one_hot(torch.full((len(x),), 3), 10).float()
+
+    net = Always().train()
+    y = torch.tensor([3, 3, 1, 3, 0, 3, 3, 3])
+    assert accuracy(net, torch.zeros(8, 1, 4, 4), y, batch_size=3) == 6 / 8
+    assert net.training
+
+
+def test_train_twins_on_a_tiny_slice():
+    X, y = training_tensors(32, resolution=8, device="cpu")
+    X_test, y_test = load_test_tensors(40, resolution=8, device="cpu")
+    result = train_twins([8, 14], X, y, X_test, y_test, steps=3, width=4, batch_size=16, progress=False)
+    keys = {(k, d) for k in ("plain", "residual") for d in (8, 14)}
+    assert set(result["histories"]) == set(result["nets"]) == set(result["accuracy"]) == keys
+    assert all(0 <= a <= 1 for a in result["accuracy"].values()) and result["seconds"] > 0
+    table = twins_table(result)
+    assert list(table.index) == [8, 14] and list(table["layers"]) == [8, 14]
+    assert list(table.columns) == [
+        "layers", "plain loss", "residual loss", "plain accuracy", "residual accuracy",
+    ]  # fmt: skip
+    assert table.loc[14, "plain accuracy"] == result["accuracy"]["plain", 14]
+    assert len(sweep_figure(table).axes) == 2
+    assert len(twins_figure(result, 14).axes) == 1
+
+
+def test_the_thousand_layer_network():
+    assert very_deep_depth(1000, "preact") == very_deep_depth(1000, "basic") == 1004
+    assert very_deep_depth(1000, "bottleneck") == 1001  # ResNet-1001's layout (He et al. 2016)
+    assert very_deep_depth(8) == 8 and very_deep_depth(9) == 14
+    with torch.device("meta"):
+        net = very_deep_net(1000)
+        plain = very_deep_net(1000, plain=True)
+        bottleneck = very_deep_net(1000, block="bottleneck")
+    assert count_weight_layers(net) == len(weight_layers(net)) == 1004
+    assert net.config.blocks == (167, 167, 167) and net.config.channels == (4, 8, 16)
+    assert sum(isinstance(m, PreActResidual) for m in net.modules()) == 501
+    assert count_weight_layers(plain) == 1004
+    assert not any(isinstance(m, (Residual, Bottleneck, PreActResidual)) for m in plain.modules())
+    assert count_weight_layers(bottleneck) == 1001 and bottleneck.config.blocks == (111, 111, 111)
+
+
+def test_the_thousand_layer_network_runs_a_step():
+    torch.manual_seed(0)
+    net = very_deep_net(1000)
+    X, y = torch.randn(4, 1, 8, 8), torch.randint(0, 10, (4,))
+    nn.functional.cross_entropy(net(X), y).backward()
+    first, last = weight_layers(net)[0][1], weight_layers(net)[-1][1]
+    assert torch.isfinite(first.weight.grad).all() and first.weight.grad.norm() > 0
+    assert torch.isfinite(last.weight.grad).all()
+
+
+def test_compare_block_types_on_a_tiny_slice():
+    X, y = training_tensors(32, resolution=8, device="cpu")
+    table, histories = compare_block_types(14, X, y, X, y, steps=2, width=4, batch_size=16, progress=False)
+    assert list(table.index) == ["basic", "preact"] and list(table["layers"]) == [14, 14]
+    assert set(histories) == {"basic", "preact"} and all(len(h) == 2 for h in histories.values())
+    assert all(0 <= a <= 1 for a in table["test accuracy"])
+
+
+def test_bottleneck_family_sizes_and_paper_errors():
+    rows = {r["model"]: r for r in bottleneck_family()}
+    assert [r["depth"] for r in rows.values()] == [50, 101, 152]
+    assert rows["ResNet-152"]["blocks"] == (3, 8, 36, 3)
+    assert rows["ResNet-50"]["paper top-1 error %"] == 22.85
+    assert rows["ResNet-152"]["source"] == "He et al. 2015, Table 3"
+    assert rows["ResNet-50"]["params"] < rows["ResNet-101"]["params"] < rows["ResNet-152"]["params"]
+    # torchvision's ResNet-152: 11.5 G multiply-adds at 224x224; ours counts 2 FLOPs a multiply-add
+    assert rows["ResNet-152"]["flops at 224"] / 1e9 == pytest.approx(2 * 11.5, rel=0.02)
+
+
+def test_step_seconds_and_time_models():
+    torch.manual_seed(0)
+    net = build_depth_net(8, width=4)
+    seconds = step_seconds(net, (2, 1, 8, 8), repeats=2)
+    assert 0 < seconds < 10 and all(p.grad is None for p in net.parameters())
+    times = time_models(("resnet50",), (2, 3, 32, 32), repeats=1, device="cpu")
+    assert list(times) == ["ResNet-50"] and math.isfinite(times["ResNet-50"]) and times["ResNet-50"] > 0
