@@ -34,7 +34,7 @@ unit: install data
 	$(PY) -m pytest -q tests --ignore=tests/browser
 
 nbval: install data
-	RESNET_PROFILE=smoke $(PY) -m pytest -q --nbval-lax --nbval-current-env -p no:cacheprovider notebooks
+	RESNET_PROFILE=smoke $(PY) -m pytest -q --nbval-lax --nbval-current-env --nbval-cell-timeout=600 -p no:cacheprovider notebooks
 
 test: lint unit nbval
 
