@@ -715,7 +715,9 @@ class Trainer:
             if self.checkpoint is None:
                 raise ValueError("resume=True needs a checkpoint path.")
             if self.checkpoint.exists():
-                self.load_state_dict(load_checkpoint(self.checkpoint, map_location=self.device))
+                # Loaded to the CPU: the RNG states must stay CPU tensors (torch.set_rng_state
+                # refuses CUDA ones); load_state_dict copies weights and optimiser state over.
+                self.load_state_dict(load_checkpoint(self.checkpoint, map_location="cpu"))
                 resumed_from = self.epoch
                 self.log(f"resumed from {self.checkpoint} after epoch {self.epoch} of {s.epochs}")
             else:

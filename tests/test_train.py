@@ -104,6 +104,28 @@ def test_resume_reproduces_the_uninterrupted_run(data, tmp_path, monkeypatch):
     assert straight.history["train_loss"] == resumed.history["train_loss"]
 
 
+def test_resume_loads_the_checkpoint_to_the_cpu(data, tmp_path, monkeypatch):
+    """On a GPU the trainer once loaded checkpoints with map_location=cuda, which moved the saved
+    CPU RNG state there, and torch.set_rng_state refused it ("RNG state must be a
+    torch.ByteTensor": notebook 04 on an H200). The state must be loaded to the CPU whatever
+    the device; load_state_dict copies weights and optimiser state to the device."""
+    import resnet_helpers.train as train_module
+
+    path = tmp_path / "d.pt"
+    train_resnet(TINY, "course", SIZES.replace(epochs=1), data=data, checkpoint=path, **quiet())
+    seen = []
+    original = train_module.load_checkpoint
+
+    def spy(p, map_location="cpu"):
+        seen.append(map_location)
+        return original(p, map_location=map_location)
+
+    monkeypatch.setattr(train_module, "load_checkpoint", spy)
+    train_resnet(TINY, "course", SIZES.replace(epochs=1), data=data, checkpoint=path, resume=True, **quiet())
+    # "cpu" itself, not the trainer's device (which is the CPU here too, so compare the value).
+    assert len(seen) == 1 and isinstance(seen[0], str) and seen[0] == "cpu", seen
+
+
 def test_resume_without_a_checkpoint_starts_fresh(data, tmp_path):
     lines = []
     settings = SIZES.replace(epochs=1)
