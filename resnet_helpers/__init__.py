@@ -234,3 +234,14 @@ __all__ = [
     "noisy_sample_errors",
     "rises",
 ]
+
+import warnings  # noqa: E402
+
+# `python -m resnet_helpers.train` (or .bench, .data) imports this package first, and this
+# package imports those modules to re-export their names; runpy then warns that the module
+# "found in sys.modules ... may result in unpredictable behaviour". It is harmless here (the
+# modules only define things on import), so keep the command lines' output clean.
+warnings.filterwarnings(
+    "ignore", message=r".*found in sys\.modules after import of package 'resnet_helpers'",
+    category=RuntimeWarning,
+)  # fmt: skip

@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from .models import ResNet, ResNetConfig, count_params, preset_name
+from .plots import error_box
 
 __all__ = [
     "explore_architecture",
@@ -415,16 +416,11 @@ def architecture_panel(
                 (b2, b3, b4, b5), channels, base_width, block, resolution, in_channels, stem=stem
             )
             panel.last_result = result
-            headline = html.escape(format_headline(result))
+            headline = format_headline(result)
             if result["error"]:
-                display(
-                    HTML(
-                        '<div style="border-left: 4px solid #c0392b; background: #fdecea; '
-                        f'padding: 6px 10px">{headline}</div>'
-                    )
-                )
+                display(HTML(error_box(headline)))
                 return
-            display(HTML(f"<b>{headline}</b>"))
+            display(HTML(f"<b>{html.escape(headline)}</b>"))
             display(stage_frame(result))
             fig = architecture_figure(result)
             png = io.BytesIO()
@@ -432,7 +428,7 @@ def architecture_panel(
             plt.close(fig)
             display(Image(png.getvalue()))
         except Exception as e:  # the panel shows a message, never a traceback
-            display(HTML(f"<div style='color: #c0392b'>Unexpected error: {html.escape(repr(e))}</div>"))
+            display(HTML(error_box(f"Unexpected error: {e!r}")))
 
     def load(name):
         def on_click(_button):

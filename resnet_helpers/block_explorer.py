@@ -20,6 +20,7 @@ from torch.nn import functional as F
 
 from .blocks import BLOCKS, Bottleneck, PreActResidual, Residual, _check_positive_int
 from .models import count_params
+from .plots import error_box
 
 __all__ = [
     "BLOCK_TYPES",
@@ -245,16 +246,11 @@ def block_explorer_panel(**defaults):
     def show(**kwargs):
         result = explore_block(**kwargs)
         panel.last_result = result
-        text = html.escape(format_block_report(result))
+        text = format_block_report(result)
         if result["error"]:
-            display(
-                HTML(
-                    '<div style="border-left: 4px solid #c0392b; background: #fdecea; padding: 6px 10px;'
-                    f' white-space: pre-wrap; font-family: monospace">{text}</div>'
-                )
-            )
+            display(HTML(error_box(text, monospace=True)))
         else:
-            display(HTML(f'<pre style="line-height: 1.3">{text}</pre>'))
+            display(HTML(f'<pre style="line-height: 1.3">{html.escape(text)}</pre>'))
 
     out = widgets.interactive_output(show, controls)
     panel.children = [

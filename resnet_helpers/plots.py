@@ -1,10 +1,20 @@
-"""Figures the notebooks draw. Imports no model code."""
+"""Figures and display pieces the notebooks use. Imports no model code."""
 
 from __future__ import annotations
 
+import html
+
 import matplotlib.pyplot as plt
 
-__all__ = ["show_images"]
+__all__ = ["show_images", "error_box"]
+
+ERROR_BOX_STYLE = "border-left: 4px solid #c0392b; background: #fdecea; padding: 6px 10px"
+
+
+def error_box(text: str, monospace: bool = False) -> str:
+    """HTML of a red-edged box holding `text` (escaped): how the explorers show bad input."""
+    style = ERROR_BOX_STYLE + ("; white-space: pre-wrap; font-family: monospace" if monospace else "")
+    return f'<div style="{style}">{html.escape(text)}</div>'
 
 
 def show_images(images, titles=None, rows=2, cols=8, scale=1.4, cmap="gray"):

@@ -361,3 +361,12 @@ def test_gradient_norms_with_given_upstream_and_a_stack():
 def test_residual_branch_refuses_other_modules():
     with pytest.raises(TypeError, match="Residual, Bottleneck and PreActResidual"):
         residual_branch(torch.nn.Conv2d(3, 3, 3), torch.rand(1, 3, 4, 4))
+
+
+def test_error_box_escapes_the_message():
+    from resnet_helpers.plots import error_box
+
+    box = error_box("channels 3 -> 6 <needs> use_1x1conv=True & strides", monospace=True)
+    assert box.startswith("<div") and "#c0392b" in box and "monospace" in box
+    assert "&lt;needs&gt;" in box and "&amp;" in box and "<needs>" not in box
+    assert "monospace" not in error_box("x")

@@ -45,3 +45,18 @@ def test_every_notebook_is_listed_in_readme():
     readme = (ROOT / "README.md").read_text()
     for nb in sorted((ROOT / "notebooks").glob("*.ipynb")):
         assert nb.name in readme, nb.name
+
+
+def test_command_lines_print_no_runpy_warning():
+    """`python -m resnet_helpers.<module>` must not greet students with runpy's RuntimeWarning
+    about the module being in sys.modules already (the package re-exports it)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-W", "default", "-m", "resnet_helpers.train", "--help"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "--recipe" in done.stdout
+    assert "RuntimeWarning" not in done.stderr, done.stderr
