@@ -41,6 +41,8 @@ test: lint unit nbval
 test-browser: install data
 	$(PY) -m pytest -q -p no:cacheprovider tests/browser
 
+# Re-executes every notebook in place under the default profile (cpu here). As committed, 04 was
+# executed on a GPU (RESNET_PROFILE=full) and 05 with OMP_NUM_THREADS=1: see the README.
 notebooks: install data
 	cd notebooks && for nb in [0-9]*.ipynb; do \
 		../$(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \

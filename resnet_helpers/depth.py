@@ -205,6 +205,10 @@ def train_losses(
     The batches come straight from the tensors (shuffled with `seed`, so two networks
     trained with the same seed see the same batches in the same order). `one_cycle=True`
     warms the learning rate up to `lr` and anneals it to ~0 (`OneCycleLR`); else it is constant.
+
+    A loss that is no longer finite stops the run (checked every 10 steps, to avoid waiting
+    for a GPU at each step): its gradients made every weight NaN, so the remaining steps would
+    only compute NaNs. They are returned as NaN, so the list always has `steps` entries.
     """
     from tqdm.auto import tqdm
 
@@ -217,9 +221,8 @@ def train_losses(
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, lr, total_steps=steps) if one_cycle else None
     generator = torch.Generator().manual_seed(seed)
     losses = []
-    for idx in tqdm(
-        _batches(len(X), batch_size, steps, generator), total=steps, desc=desc, disable=not progress
-    ):
+    bar = tqdm(total=steps, desc=desc, disable=not progress)
+    for step, idx in enumerate(_batches(len(X), batch_size, steps, generator), start=1):
         idx = idx.to(X.device)
         loss = F.cross_entropy(net(X[idx]), y[idx])
         optimizer.zero_grad()
@@ -228,7 +231,13 @@ def train_losses(
         if schedule is not None:
             schedule.step()
         losses.append(loss.detach())
-    return torch.stack(losses).tolist()
+        bar.update(1)
+        if step % 10 == 0 and not torch.isfinite(loss).item():
+            bar.set_postfix_str("loss is NaN: stopped")
+            break
+    bar.close()
+    losses = torch.stack(losses).tolist()
+    return losses + [float("nan")] * (steps - len(losses))
 
 
 @torch.no_grad()

@@ -1,3 +1,5 @@
+import math
+
 import matplotlib
 import pytest
 import torch
@@ -169,3 +171,19 @@ def test_experiment_table_figure_and_panel(capsys):
 def test_smooth():
     assert smooth([1.0, 3.0, 5.0, 7.0], window=2) == [1.0, 2.0, 4.0, 6.0]
     assert len(smooth(list(range(100)))) == 100
+
+
+def test_train_losses_stops_once_the_loss_is_nan():
+    net = nn.Sequential(nn.Flatten(), nn.Linear(4, 3))
+    with torch.no_grad():
+        net[1].weight.fill_(float("nan"))
+    calls = []
+    net.register_forward_hook(lambda *_: calls.append(1))
+    X, y = torch.randn(32, 1, 2, 2), torch.randint(0, 3, (32,))
+    losses = train_losses(net, X, y, steps=100, batch_size=8, progress=False)
+    assert len(losses) == 100 and all(math.isnan(v) for v in losses)
+    assert len(calls) == 10  # checked every 10 steps: 90 steps of NaNs saved
+
+    healthy = nn.Sequential(nn.Flatten(), nn.Linear(4, 3))
+    losses = train_losses(healthy, X, y, steps=25, batch_size=8, lr=0.01, progress=False)
+    assert len(losses) == 25 and all(math.isfinite(v) for v in losses)
