@@ -54,6 +54,16 @@ def run_all_cells(page, timeout: float = 240):
     assert not tracebacks, "a cell failed:\n" + "\n".join(tracebacks)[:4000]
 
 
+def run_notebook_panel(page, lab, name: str, has):
+    """Open notebook `name`, run all its cells, and return (panel, its output area): the first
+    widget box that contains the element `has(page)` locates, scrolled into view."""
+    open_notebook(page, lab, name)
+    run_all_cells(page)
+    panel = page.locator(".widget-vbox", has=has(page)).first
+    panel.scroll_into_view_if_needed()
+    return panel, panel.locator(".widget-output")
+
+
 def wait_for_text(locator, text: str, timeout: float = 20) -> str:
     """Wait until `locator`'s text contains `text`; fail showing what the page says instead."""
     deadline = time.monotonic() + timeout

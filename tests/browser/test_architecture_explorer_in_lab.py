@@ -1,7 +1,7 @@
 """Notebook 03's architecture explorer, driven in a real JupyterLab: sliders, buttons, block type."""
 
 import pytest
-from lab import click_toggle, open_notebook, run_all_cells, slider_keys, slider_value, wait_for_text
+from lab import click_toggle, run_notebook_panel, slider_keys, slider_value, wait_for_text
 
 from resnet_helpers import explore_architecture, format_headline
 
@@ -13,11 +13,9 @@ def headline(**kwargs) -> str:
 
 
 def test_architecture_explorer_follows_its_controls(page, lab, artifacts):
-    open_notebook(page, lab, "03_resnet_architecture.ipynb")
-    run_all_cells(page)
-    panel = page.locator(".widget-vbox", has=page.locator(".widget-label:text-is('blocks in b2')")).first
-    panel.scroll_into_view_if_needed()
-    report = panel.locator(".widget-output")
+    b2_label = ".widget-label:text-is('blocks in b2')"
+    notebook = "03_resnet_architecture.ipynb"
+    panel, report = run_notebook_panel(page, lab, notebook, lambda p: p.locator(b2_label))
 
     # the course's ResNet-18 to start with
     text = wait_for_text(report, "ResNet-18: depth 18 (weight layers), 11,178,378 parameters")

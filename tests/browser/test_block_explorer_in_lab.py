@@ -3,8 +3,7 @@
 import pytest
 from lab import (
     click_toggle,
-    open_notebook,
-    run_all_cells,
+    run_notebook_panel,
     select_option,
     set_checkbox,
     set_number,
@@ -21,11 +20,9 @@ def total_params(**kwargs) -> str:
 
 
 def test_block_explorer_follows_its_controls(page, lab, artifacts):
-    open_notebook(page, lab, "02_residual_block.ipynb")
-    run_all_cells(page)
-    panel = page.locator(".widget-vbox", has=page.locator(".widget-toggle-buttons")).first
-    panel.scroll_into_view_if_needed()
-    report = panel.locator(".widget-output")
+    panel, report = run_notebook_panel(
+        page, lab, "02_residual_block.ipynb", lambda p: p.locator(".widget-toggle-buttons")
+    )
 
     # starts as the course's 64 -> 64 block on a 56x56 image
     text = wait_for_text(report, "input (1, 64, 56, 56) -> output (1, 64, 56, 56)")
