@@ -24,8 +24,17 @@ $(DATA): $(STAMP)
 	$(PY) -m resnet_helpers.data
 	touch $@
 
+# As root JupyterLab refuses to start without --allow-root; with no display (a server, a container)
+# it gets --no-browser and prints the URL to open. tests/test_lab.py runs this same target.
+LAB_PORT ?= 8888
+LAB_AS_ROOT = $(filter 0,$(shell id -u))
+LAB_NO_DISPLAY = $(if $(DISPLAY)$(WAYLAND_DISPLAY)$(BROWSER),,$(filter-out Darwin,$(shell uname -s)))
+
 lab: install data
-	$(VENV)/bin/jupyter lab notebooks/
+	$(if $(LAB_AS_ROOT),@echo "make lab: running as root: JupyterLab starts with --allow-root")
+	$(if $(LAB_NO_DISPLAY),@echo "make lab: no display here: --no-browser; open the URL JupyterLab prints below")
+	$(VENV)/bin/jupyter lab --port=$(LAB_PORT) $(if $(LAB_AS_ROOT),--allow-root) \
+		$(if $(LAB_NO_DISPLAY),--no-browser) notebooks/
 
 lint: install
 	$(PY) -m ruff check .
@@ -50,7 +59,17 @@ notebooks: install data
 	done
 
 bench: install data
-	$(PY) -m resnet_helpers.bench
+	$(PY) -m resnet_helpers.training.bench
 
 clean:
 	rm -rf $(VENV) data
+
+# The versions pyproject.toml claims: its floors exactly, on its oldest Python (test-oldest), and the
+# newest Python and packages pip resolves (test-newest); unit tests and one notebook, in a venv of
+# their own (default build/venv-oldest, build/venv-newest; OLDEST_VENV=..., NEWEST_VENV=... to move it).
+.PHONY: test-oldest test-newest
+test-oldest:
+	tests/scripts/test_versions.sh oldest $(OLDEST_VENV)
+
+test-newest:
+	tests/scripts/test_versions.sh newest $(NEWEST_VENV)

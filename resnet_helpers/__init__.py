@@ -1,247 +1,45 @@
 """Helpers for the ResNet teaching notebooks (d2l 7.6, 残差网络 ResNet).
 
-Every name a notebook uses is importable from here: `from resnet_helpers import Residual`.
+The package is three floors; each imports only from the floors below it:
+
+- the core (this folder): `blocks`, `models`, `measure`, `data`, `profiles`: what any
+  ResNet code could reuse. Its main names are importable from here:
+  `from resnet_helpers import Residual, resnet_block, build_resnet`.
+- `training/`: recipes, data on the device, checkpoints, the trainer, the short experiment
+  loop, the benchmark, and the adapter that runs d2l's own `train_ch6`.
+- `lessons/`: one module per notebook (its figures, panels and experiments) and the shared
+  `widgets`. A notebook imports each helper from the module that holds it.
 """
 
-from .architecture_explorer import (
-    architecture_figure,
-    architecture_panel,
-    explore_architecture,
-    format_headline,
-    stage_frame,
-)
-from .block_explorer import (
-    BLOCK_TYPES,
-    block_explorer_panel,
-    compare_blocks,
-    explore_block,
-    format_block_report,
-    forward_without_shortcut,
-    input_gradient_norms,
-    residual_branch,
-)
 from .blocks import BLOCKS, Bottleneck, PreActResidual, Residual
-from .data import CLASS_NAMES, DataError, FashionMNIST, load_fashion_mnist, seed_torchvision_cache
-from .depth import (
-    PlainBlock,
-    add_blocks,
-    build_depth_net,
-    degradation_experiment,
-    degradation_figure,
-    depth_config,
-    depth_curves_figure,
-    depth_panel,
-    evaluate_loss,
-    final_losses,
-    max_abs_difference,
-    train_losses,
-    training_tensors,
-    valid_depths,
-)
-from .diagrams import draw_block, draw_course_blocks, draw_normal_vs_residual
-from .family import (
-    PAPER,
-    PAPER_TOP1_ERROR,
-    RESNETS,
-    classic_cnns,
-    family_frame,
-    parameter_differences,
-    resnet_family,
-    top1_errors,
-    torchvision_top1_error,
-)
-from .function_classes import (
-    distance_table,
-    function_class_figure,
-    function_class_panel,
-    knots,
-    noisy_sample_errors,
-    rises,
-)
-from .going_deeper import (
-    PAPER_QUOTES,
-    accuracy,
-    bottleneck_family,
-    compare_block_types,
-    gradient_flow,
-    gradient_flow_figure,
-    gradient_norms,
-    gradient_summary,
-    step_seconds,
-    sweep_figure,
-    test_tensors,
-    time_models,
-    train_twins,
-    twins_figure,
-    twins_table,
-    very_deep_depth,
-    very_deep_net,
-    weight_layers,
-)
-from .models import (
-    PRESETS,
-    ResNet,
-    ResNetConfig,
-    build_resnet,
-    count_flops,
-    count_params,
-    count_weight_layers,
-    make_stage,
-    preset_name,
-    resnet_block,
-    stage_table,
-    summary,
-)
-from .plots import show_images
-from .profiles import (
-    Precision,
-    Profile,
-    choose_device,
-    choose_precision,
-    environment_report,
-    get_profile,
-)
-from .train import (
-    RECIPES,
-    CheckpointError,
-    CourseRun,
-    DeviceData,
-    Recipe,
-    RunSettings,
-    Trainer,
-    TrainResult,
-    checkpoint_dir,
-    load_checkpoint,
-    predict,
-    results_table,
-    run_settings,
-    subset_loader,
-    train_resnet,
-)
-from .training_plots import confusion_matrix, plot_confusion_matrix, plot_history, show_mistakes
+from .data import CLASS_NAMES, DataError, load_fashion_mnist
+from .measure import count_flops, count_params, count_weight_layers, stage_table, summary
+from .models import PRESETS, ResNet, ResNetConfig, build_resnet, make_stage, resnet_block
+from .profiles import choose_device, choose_precision, environment_report, get_profile
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "architecture_figure",
-    "architecture_panel",
-    "explore_architecture",
-    "format_headline",
-    "stage_frame",
-    "PAPER",
-    "PAPER_TOP1_ERROR",
-    "RESNETS",
-    "classic_cnns",
-    "family_frame",
-    "parameter_differences",
-    "resnet_family",
-    "top1_errors",
-    "torchvision_top1_error",
     "BLOCKS",
-    "BLOCK_TYPES",
     "Bottleneck",
+    "PreActResidual",
+    "Residual",
     "CLASS_NAMES",
     "DataError",
-    "FashionMNIST",
-    "PRESETS",
-    "Precision",
-    "PreActResidual",
-    "Profile",
-    "ResNet",
-    "ResNetConfig",
-    "Residual",
-    "block_explorer_panel",
-    "build_resnet",
-    "choose_device",
-    "choose_precision",
-    "compare_blocks",
+    "load_fashion_mnist",
     "count_flops",
     "count_params",
     "count_weight_layers",
-    "draw_block",
-    "draw_course_blocks",
-    "draw_normal_vs_residual",
-    "environment_report",
-    "explore_block",
-    "format_block_report",
-    "forward_without_shortcut",
-    "get_profile",
-    "input_gradient_norms",
-    "load_fashion_mnist",
-    "make_stage",
-    "preset_name",
-    "residual_branch",
-    "resnet_block",
-    "seed_torchvision_cache",
-    "show_images",
     "stage_table",
     "summary",
-    "RECIPES",
-    "CheckpointError",
-    "CourseRun",
-    "DeviceData",
-    "Recipe",
-    "RunSettings",
-    "Trainer",
-    "TrainResult",
-    "checkpoint_dir",
-    "load_checkpoint",
-    "predict",
-    "results_table",
-    "run_settings",
-    "subset_loader",
-    "train_resnet",
-    "confusion_matrix",
-    "plot_confusion_matrix",
-    "plot_history",
-    "show_mistakes",
-    "PAPER_QUOTES",
-    "accuracy",
-    "bottleneck_family",
-    "compare_block_types",
-    "gradient_flow",
-    "gradient_flow_figure",
-    "gradient_norms",
-    "gradient_summary",
-    "step_seconds",
-    "sweep_figure",
-    "test_tensors",
-    "time_models",
-    "train_twins",
-    "twins_figure",
-    "twins_table",
-    "very_deep_depth",
-    "very_deep_net",
-    "weight_layers",
-    "PlainBlock",
-    "add_blocks",
-    "build_depth_net",
-    "degradation_experiment",
-    "degradation_figure",
-    "depth_config",
-    "depth_curves_figure",
-    "depth_panel",
-    "evaluate_loss",
-    "final_losses",
-    "max_abs_difference",
-    "train_losses",
-    "training_tensors",
-    "valid_depths",
-    "distance_table",
-    "function_class_figure",
-    "function_class_panel",
-    "knots",
-    "noisy_sample_errors",
-    "rises",
+    "PRESETS",
+    "ResNet",
+    "ResNetConfig",
+    "build_resnet",
+    "make_stage",
+    "resnet_block",
+    "choose_device",
+    "choose_precision",
+    "environment_report",
+    "get_profile",
 ]
-
-import warnings  # noqa: E402
-
-# `python -m resnet_helpers.train` (or .bench, .data) imports this package first, and this
-# package imports those modules to re-export their names; runpy then warns that the module
-# "found in sys.modules ... may result in unpredictable behaviour". It is harmless here (the
-# modules only define things on import), so keep the command lines' output clean.
-warnings.filterwarnings(
-    "ignore", message=r".*found in sys\.modules after import of package 'resnet_helpers'",
-    category=RuntimeWarning,
-)  # fmt: skip

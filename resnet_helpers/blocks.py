@@ -1,17 +1,22 @@
 """Residual blocks: the course's `Residual`, plus `Bottleneck` and `PreActResidual`.
 
-`Residual` keeps the d2l book's signature, submodule names (`conv1`, `conv2`, `conv3`,
-`bn1`, `bn2`) and maths, so its weights load into the book's class and back. One thing
-is new: a shortcut that cannot be added (the channels change, or the stride shrinks the
-image, without a 1x1 convolution on the shortcut) is refused when the block is built,
-with a message that names the values and the fix, instead of failing deep in `forward`.
+Every block is `output = shortcut(x) + branch(x)`, with a ReLU after the addition for the
+post-activation blocks (`Residual`, `Bottleneck`), none for `PreActResidual`. The blocks
+differ only in their branch, listed by `branch_layers()`; the small base class `ResidualBlock`
+holds the rest, once:
+- `branch(x)`: the residual branch, F(x) in the course's notation (the dashed box);
+- `shortcut(x)`: x itself, or the 1x1 convolution `projection` when the shape changes;
+- `zero_init_last()`: zero the last layer of the branch (torchvision's `zero_init_residual`),
+  so the branch outputs 0 at the start. An *identity-shortcut* block then passes its input
+  through unchanged (for `Residual`, whose input is non-negative after a ReLU, exactly); a
+  block with a projection starts as its 1x1 convolution (+ ReLU), which is not the identity.
+  `zero_residual_()` is the same method under the name the notebooks use.
 
-Every block has:
-- `expansion`: output channels = `num_channels * expansion`;
-- `projection`: the 1x1 convolution on the shortcut, or None for the identity shortcut;
-- `zero_residual_()`: zero the last layer of the residual branch, so the branch outputs 0
-  and the block passes its (non-negative, post-ReLU) input through unchanged: the
-  identity mapping. torchvision calls this `zero_init_residual`.
+`Residual` keeps the d2l book's signature, submodule names (`conv1`, `conv2`, `conv3`, `bn1`,
+`bn2`) and maths, so its weights load into the book's class and back. One thing is new: a
+shortcut that cannot be added (the channels change, or the stride shrinks the image, without a
+1x1 convolution on the shortcut) is refused when the block is built, with a message that
+names the values and the fix, instead of failing deep in `forward`.
 """
 
 from __future__ import annotations
@@ -20,7 +25,15 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["Residual", "Bottleneck", "PreActResidual", "BLOCKS", "check_shortcut"]
+__all__ = [
+    "ResidualBlock",
+    "Residual",
+    "Bottleneck",
+    "PreActResidual",
+    "BLOCKS",
+    "BLOCK_LABELS",
+    "check_shortcut",
+]
 
 
 def _check_positive_int(name: str, value: object) -> None:
@@ -52,7 +65,59 @@ def check_shortcut(
         )
 
 
-class Residual(nn.Module):
+class ResidualBlock(nn.Module):
+    """What every residual block shares; a subclass builds its layers and lists its branch."""
+
+    expansion = 1  # output channels = num_channels * expansion
+    post_activation = True  # a ReLU after the addition (False: pre-activation, He et al. 2016)
+
+    def _validate(self, input_channels, num_channels, use_1x1conv, strides) -> int:
+        """Check the arguments; return the block's output channels."""
+        for name, value in [
+            ("input_channels", input_channels),
+            ("num_channels", num_channels),
+            ("strides", strides),
+        ]:
+            _check_positive_int(name, value)
+        out_channels = num_channels * self.expansion
+        check_shortcut(type(self).__name__, input_channels, out_channels, use_1x1conv, strides)
+        return out_channels
+
+    @property
+    def projection(self) -> nn.Module | None:
+        """The 1x1 convolution on the shortcut, or None for the identity shortcut."""
+        raise NotImplementedError
+
+    def branch_layers(self) -> list[nn.Module]:
+        """The residual branch, layer by layer, in order (ReLUs included)."""
+        raise NotImplementedError
+
+    def branch(self, x: torch.Tensor) -> torch.Tensor:
+        """F(x): the residual branch alone."""
+        for layer in self.branch_layers():
+            x = layer(x)
+        return x
+
+    def shortcut(self, x: torch.Tensor) -> torch.Tensor:
+        return x if self.projection is None else self.projection(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.branch(x) + self.shortcut(x)
+        return F.relu(y) if self.post_activation else y
+
+    def zero_init_last(self):
+        """Zero the weight and bias of the branch's last layer, so the branch outputs 0."""
+        last = [layer for layer in self.branch_layers() if getattr(layer, "weight", None) is not None][-1]
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)
+        return self
+
+    def zero_residual_(self):
+        """`zero_init_last()`, under the name the notebooks use; returns the block."""
+        return self.zero_init_last()
+
+
+class Residual(ResidualBlock):
     """The course's residual block (d2l 7.6): conv3x3-BN-ReLU, conv3x3-BN, + shortcut, ReLU.
 
     Args:
@@ -63,17 +128,9 @@ class Residual(nn.Module):
         strides: stride of the first 3x3 convolution (and of `conv3`); 2 halves height/width.
     """
 
-    expansion = 1
-
     def __init__(self, input_channels, num_channels, use_1x1conv=False, strides=1):
         super().__init__()
-        for name, value in [
-            ("input_channels", input_channels),
-            ("num_channels", num_channels),
-            ("strides", strides),
-        ]:
-            _check_positive_int(name, value)
-        check_shortcut("Residual", input_channels, num_channels, use_1x1conv, strides)
+        self._validate(input_channels, num_channels, use_1x1conv, strides)
         self.conv1 = nn.Conv2d(input_channels, num_channels, kernel_size=3, padding=1, stride=strides)
         self.conv2 = nn.Conv2d(num_channels, num_channels, kernel_size=3, padding=1)
         if use_1x1conv:
@@ -87,21 +144,11 @@ class Residual(nn.Module):
     def projection(self):
         return self.conv3
 
-    def zero_residual_(self):
-        nn.init.zeros_(self.bn2.weight)
-        nn.init.zeros_(self.bn2.bias)
-        return self
-
-    def forward(self, X: torch.Tensor) -> torch.Tensor:
-        Y = F.relu(self.bn1(self.conv1(X)))
-        Y = self.bn2(self.conv2(Y))
-        if self.conv3 is not None:
-            X = self.conv3(X)
-        Y = Y + X
-        return F.relu(Y)
+    def branch_layers(self):
+        return [self.conv1, self.bn1, nn.ReLU(), self.conv2, self.bn2]
 
 
-class Bottleneck(nn.Module):
+class Bottleneck(ResidualBlock):
     """Bottleneck block (He et al. 2015, ResNet-50/101/152): 1x1 reduce, 3x3, 1x1 expand.
 
     `num_channels` is the width of the 3x3 convolution; the block outputs
@@ -114,43 +161,26 @@ class Bottleneck(nn.Module):
 
     def __init__(self, input_channels, num_channels, use_1x1conv=False, strides=1):
         super().__init__()
-        for name, value in [
-            ("input_channels", input_channels),
-            ("num_channels", num_channels),
-            ("strides", strides),
-        ]:
-            _check_positive_int(name, value)
-        out_channels = num_channels * self.expansion
-        check_shortcut("Bottleneck", input_channels, out_channels, use_1x1conv, strides)
+        out_channels = self._validate(input_channels, num_channels, use_1x1conv, strides)
         self.conv1 = nn.Conv2d(input_channels, num_channels, kernel_size=1)
         self.bn1 = nn.BatchNorm2d(num_channels)
         self.conv2 = nn.Conv2d(num_channels, num_channels, kernel_size=3, padding=1, stride=strides)
         self.bn2 = nn.BatchNorm2d(num_channels)
         self.conv3 = nn.Conv2d(num_channels, out_channels, kernel_size=1)
         self.bn3 = nn.BatchNorm2d(out_channels)
-        self.shortcut = (
+        self.shortcut_conv = (
             nn.Conv2d(input_channels, out_channels, kernel_size=1, stride=strides) if use_1x1conv else None
         )
 
     @property
     def projection(self):
-        return self.shortcut
+        return self.shortcut_conv
 
-    def zero_residual_(self):
-        nn.init.zeros_(self.bn3.weight)
-        nn.init.zeros_(self.bn3.bias)
-        return self
-
-    def forward(self, X: torch.Tensor) -> torch.Tensor:
-        Y = F.relu(self.bn1(self.conv1(X)))
-        Y = F.relu(self.bn2(self.conv2(Y)))
-        Y = self.bn3(self.conv3(Y))
-        if self.shortcut is not None:
-            X = self.shortcut(X)
-        return F.relu(Y + X)
+    def branch_layers(self):
+        return [self.conv1, self.bn1, nn.ReLU(), self.conv2, self.bn2, nn.ReLU(), self.conv3, self.bn3]
 
 
-class PreActResidual(nn.Module):
+class PreActResidual(ResidualBlock):
     """Pre-activation residual block (He et al. 2016, "Identity Mappings in Deep ResNets").
 
     BN-ReLU-conv3x3, BN-ReLU-conv3x3, + shortcut, with no ReLU after the addition: the
@@ -160,40 +190,34 @@ class PreActResidual(nn.Module):
     (`build_resnet` adds it).
     """
 
-    expansion = 1
+    post_activation = False
 
     def __init__(self, input_channels, num_channels, use_1x1conv=False, strides=1):
         super().__init__()
-        for name, value in [
-            ("input_channels", input_channels),
-            ("num_channels", num_channels),
-            ("strides", strides),
-        ]:
-            _check_positive_int(name, value)
-        check_shortcut("PreActResidual", input_channels, num_channels, use_1x1conv, strides)
+        self._validate(input_channels, num_channels, use_1x1conv, strides)
         self.bn1 = nn.BatchNorm2d(input_channels)
         self.conv1 = nn.Conv2d(input_channels, num_channels, kernel_size=3, padding=1, stride=strides)
         self.bn2 = nn.BatchNorm2d(num_channels)
         self.conv2 = nn.Conv2d(num_channels, num_channels, kernel_size=3, padding=1)
-        self.shortcut = (
+        self.shortcut_conv = (
             nn.Conv2d(input_channels, num_channels, kernel_size=1, stride=strides) if use_1x1conv else None
         )
 
     @property
     def projection(self):
-        return self.shortcut
+        return self.shortcut_conv
 
-    def zero_residual_(self):
-        nn.init.zeros_(self.conv2.weight)
-        nn.init.zeros_(self.conv2.bias)
-        return self
+    def branch_layers(self):
+        return [self.bn1, nn.ReLU(), self.conv1, self.bn2, nn.ReLU(), self.conv2]
 
-    def forward(self, X: torch.Tensor) -> torch.Tensor:
-        out = F.relu(self.bn1(X))
-        shortcut = self.shortcut(out) if self.shortcut is not None else X
-        Y = self.conv1(out)
-        Y = self.conv2(F.relu(self.bn2(Y)))
-        return Y + shortcut
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.projection is None:
+            return self.branch(x) + x
+        # The projection takes the pre-activated input, which is computed once (running BN
+        # statistics must be updated once per step).
+        pre = F.relu(self.bn1(x))
+        return self.conv2(F.relu(self.bn2(self.conv1(pre)))) + self.projection(pre)
 
 
 BLOCKS = {"basic": Residual, "bottleneck": Bottleneck, "preact": PreActResidual}
+BLOCK_LABELS = {"basic": "basic (course)", "bottleneck": "bottleneck", "preact": "pre-activation"}

@@ -9,12 +9,14 @@ stage by stage as in the book, and it has timm's `forward_features` / `forward_h
 
 from __future__ import annotations
 
+import copy
+from collections import OrderedDict
 from dataclasses import asdict, dataclass, replace
 
 import torch
 from torch import nn
 
-from .blocks import BLOCKS, PreActResidual, Residual
+from .blocks import BLOCKS, PreActResidual, Residual, ResidualBlock
 
 __all__ = [
     "resnet_block",
@@ -24,11 +26,13 @@ __all__ = [
     "PRESETS",
     "build_resnet",
     "preset_name",
-    "count_params",
-    "count_weight_layers",
-    "count_flops",
-    "summary",
-    "stage_table",
+    "model_name",
+    "PlainBlock",
+    "valid_depths",
+    "depth_config",
+    "build_depth_net",
+    "remove_shortcuts_",
+    "add_blocks",
 ]
 
 
@@ -122,10 +126,14 @@ class ResNetConfig:
         return self.channels[-1] * BLOCKS[self.block].expansion
 
     @property
+    def convs_per_block(self) -> int:
+        """Convolutions in one block's branch: 3 for bottlenecks, else 2 (1x1 shortcuts not counted)."""
+        return 3 if self.block == "bottleneck" else 2
+
+    @property
     def depth(self) -> int:
         """Weight layers counted as the paper does: stem conv + branch convs + the fc layer."""
-        convs_per_block = 3 if self.block == "bottleneck" else 2
-        return 1 + convs_per_block * sum(self.blocks) + 1
+        return 1 + self.convs_per_block * sum(self.blocks) + 1
 
     @property
     def total_stride(self) -> int:
@@ -158,12 +166,26 @@ def preset_name(config: ResNetConfig) -> str | None:
             config.stem,
             config.stem_channels,
         ):
-            return "ResNet-" + name.removeprefix("resnet")
+            return model_name(name)
     return None
 
 
+def model_name(model) -> str:
+    """'ResNet-50' for a preset key ('resnet50'), a config or a network; else 'ResNet (N layers)'."""
+    if isinstance(model, str):
+        return "ResNet-" + model.lower().removeprefix("resnet").lstrip("-_")
+    config = getattr(model, "config", model)
+    if isinstance(config, ResNetConfig):
+        return preset_name(config) or f"ResNet ({config.depth} layers)"
+    return type(model).__name__
+
+
 class ResNet(nn.Sequential):
-    """b1 (stem), b2.. (stages), [final BN-ReLU for pre-activation], pool, flatten, fc."""
+    """b1 (stem), b2.. (stages), [final BN-ReLU for pre-activation], pool, flatten, fc.
+
+    Indexing and slicing work as on any `nn.Sequential`: `net[0]` is the stem, and `net[:5]`
+    is a plain `nn.Sequential` of the first five layers (with their weights).
+    """
 
     def __init__(self, config: ResNetConfig):
         c = config
@@ -198,6 +220,13 @@ class ResNet(nn.Sequential):
             self.add_module(name, module)
         self.config = config
 
+    def __getitem__(self, idx):
+        # nn.Sequential builds a slice with `type(self)(OrderedDict(...))`, but a ResNet is built
+        # from a config: a slice is a plain Sequential of the same layers.
+        if isinstance(idx, slice):
+            return nn.Sequential(OrderedDict(list(self._modules.items())[idx]))
+        return super().__getitem__(idx)
+
     @property
     def stages(self) -> list:
         return [m for name, m in self.named_children() if name.startswith("b") and name != "b1"]
@@ -216,10 +245,14 @@ class ResNet(nn.Sequential):
         return self.forward_head(self.forward_features(x))
 
     def zero_init_residual_(self):
-        """Zero every block's residual branch: each block starts as the identity mapping."""
+        """Zero the last layer of every block's residual branch (torchvision's `zero_init_residual`).
+
+        Every block with an identity shortcut then starts as the identity mapping; the first
+        block of a stage, whose shortcut is a 1x1 projection, starts as that projection (+ ReLU).
+        """
         for module in self.modules():
-            if hasattr(module, "zero_residual_"):
-                module.zero_residual_()
+            if isinstance(module, ResidualBlock):
+                module.zero_init_last()
         return self
 
 
@@ -253,78 +286,100 @@ def build_resnet(name_or_config="resnet18", in_channels=None, num_classes=None, 
     return ResNet(config)
 
 
-def count_params(module: nn.Module, trainable_only: bool = False) -> int:
-    return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
+
+# --- Plain twins and networks of a given depth (He et al. 2015, section 4.2) ---------------
 
 
-def count_weight_layers(module: nn.Module) -> int:
-    """Convolution and linear layers, not counting 1x1 shortcut projections (the paper's depth)."""
-    projections = {id(m.projection) for m in module.modules() if getattr(m, "projection", None) is not None}
-    return sum(
-        1 for m in module.modules() if isinstance(m, (nn.Conv2d, nn.Linear)) and id(m) not in projections
+class PlainBlock(nn.Sequential):
+    """A residual block with its shortcut cut away: the branch's layers, one after the other.
+
+    `PlainBlock.from_residual(block)` reuses the block's own layers (same weights), so a
+    plain network and its residual twin differ in nothing but the shortcuts:
+    - `Residual`: conv-BN-ReLU, conv-BN, (+ x), ReLU  ->  conv-BN-ReLU, conv-BN-ReLU
+    - `Bottleneck`: the same with three convolutions
+    - `PreActResidual`: BN-ReLU-conv, BN-ReLU-conv, (+ x)  ->  the same without + x
+    """
+
+    projection = None  # no shortcut, so no 1x1 projection either
+
+    @classmethod
+    def from_residual(cls, block: nn.Module) -> PlainBlock:
+        if not isinstance(block, ResidualBlock):
+            raise TypeError(f"PlainBlock.from_residual takes a residual block, got {type(block).__name__}.")
+        return cls(*block.branch_layers(), *([nn.ReLU()] if block.post_activation else []))
+
+
+def valid_depths(block: str = "basic", count: int = 6) -> list[int]:
+    """The first `count` depths a 3-stage network of `block`s can have: 8, 14, 20, ... for basic."""
+    per_stage = 3 * ResNetConfig(block=block).convs_per_block
+    return [per_stage * n + 2 for n in range(1, count + 1)]
+
+
+def depth_config(
+    depth: int, width: int = 16, block: str = "basic", in_channels: int = 1, num_classes: int = 10
+) -> ResNetConfig:
+    """The `ResNetConfig` of a 3-stage network with `depth` weight layers (He et al. 2015, 4.2).
+
+    A compact 3x3 stem, stages of widths `width`, `2 * width`, `4 * width` and the same number
+    of blocks n = (depth - 2) / 6 for basic and pre-activation blocks, (depth - 2) / 9 for
+    bottlenecks, then global average pooling and a linear layer. The paper's CIFAR networks
+    (widths 16/32/64) use parameter-free identity shortcuts with zero padding where the shape
+    changes; these use the course's 1x1 projection there (two projections per network).
+    """
+    if block not in BLOCKS:
+        raise ValueError(f"block must be one of {sorted(BLOCKS)}, got {block!r}.")
+    per_stage = 3 * ResNetConfig(block=block).convs_per_block
+    n, remainder = divmod(depth - 2, per_stage) if isinstance(depth, int) else (0, 0)
+    if isinstance(depth, bool) or not isinstance(depth, int) or n < 1 or remainder:
+        raise ValueError(
+            f"a 3-stage network of {block!r} blocks has {per_stage}n + 2 weight layers; "
+            f"depth={depth!r} is not one of them. Try one of {valid_depths(block)}, ..."
+        )
+    return ResNetConfig(
+        blocks=(n, n, n),
+        channels=(width, 2 * width, 4 * width),
+        block=block,
+        stem="compact",
+        stem_channels=width,
+        in_channels=in_channels,
+        num_classes=num_classes,
     )
 
 
-def _example_input(module: nn.Module, input_size) -> torch.Tensor:
-    try:
-        p = next(module.parameters())
-        device, dtype = p.device, p.dtype
-    except StopIteration:
-        device, dtype = torch.device("cpu"), torch.float32
-    return torch.zeros(tuple(input_size), device=device, dtype=dtype)
+def remove_shortcuts_(net: ResNet) -> ResNet:
+    """Replace every residual block of `net` by its `PlainBlock` (in place); returns `net`."""
+    for stage in net.stages:
+        for i, block in enumerate(stage):
+            stage[i] = PlainBlock.from_residual(block)
+    return net
 
 
-def count_flops(module: nn.Module, input_size) -> int:
-    """FLOPs of one forward pass (a multiply-add counts 2), by `torch.utils.flop_counter`.
+def build_depth_net(
+    depth: int,
+    width: int = 16,
+    block: str = "basic",
+    plain: bool = False,
+    in_channels: int = 1,
+    num_classes: int = 10,
+) -> ResNet:
+    """A residual network with `depth` weight layers, or with `plain=True` the same without shortcuts."""
+    net = build_resnet(depth_config(depth, width, block, in_channels, num_classes))
+    return remove_shortcuts_(net) if plain else net
 
-    Convolutions, matmuls and linear layers are counted; BN, ReLU, pooling and additions
-    are not (they are < 1% for a ResNet). A model built on the meta device
-    (`with torch.device("meta"): net = build_resnet(...)`) is counted without memory or time.
+
+def add_blocks(net: ResNet, per_stage: int = 1, plain: bool = False) -> ResNet:
+    """A deeper copy of `net`: `per_stage` new blocks at the end of every stage.
+
+    The new blocks keep the shape (stride 1, the stage's width). Residual ones have their
+    branch zeroed (`zero_residual_`, torchvision's `zero_init_residual`), so each starts as
+    the identity mapping; plain ones are freshly initialised layers. `net` is not changed.
     """
-    from torch.utils.flop_counter import FlopCounterMode
-
-    was_training = module.training
-    module.eval()
-    try:
-        x = _example_input(module, input_size)
-        with torch.no_grad(), FlopCounterMode(display=False) as counter:
-            module(x)
-    finally:
-        module.train(was_training)
-    return int(counter.get_total_flops())
-
-
-def summary(module: nn.Module, input_size, depth: int = 2, **kwargs):
-    """torchinfo's summary: output shape, parameters and mult-adds per layer."""
-    import torchinfo
-
-    kwargs.setdefault("col_names", ("output_size", "num_params", "mult_adds"))
-    kwargs.setdefault("row_settings", ("var_names",))
-    kwargs.setdefault("verbose", 0)
-    return torchinfo.summary(module, input_size=tuple(input_size), depth=depth, **kwargs)
-
-
-def stage_table(net: nn.Module, input_size) -> list[dict]:
-    """One row per top-level layer: name, output shape, parameters, forward FLOPs."""
-    from torch.utils.flop_counter import FlopCounterMode
-
-    rows = []
-    x = _example_input(net, input_size)
-    was_training = net.training
-    net.eval()
-    try:
-        with torch.no_grad():
-            for name, layer in net.named_children():
-                with FlopCounterMode(display=False) as counter:
-                    x = layer(x)
-                rows.append(
-                    {
-                        "layer": name,
-                        "output shape": tuple(x.shape),
-                        "params": count_params(layer),
-                        "flops": int(counter.get_total_flops()),
-                    }
-                )
-    finally:
-        net.train(was_training)
-    return rows
+    deeper = copy.deepcopy(net)
+    block = BLOCKS[net.config.block]
+    device = next(net.parameters()).device
+    for stage, width in zip(deeper.stages, net.config.channels, strict=True):
+        for _ in range(per_stage):
+            new = block(width * block.expansion, width)
+            stage.append((PlainBlock.from_residual(new) if plain else new.zero_residual_()).to(device))
+    deeper.config = net.config.replace(blocks=tuple(n + per_stage for n in net.config.blocks))
+    return deeper

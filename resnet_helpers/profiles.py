@@ -25,6 +25,7 @@ __all__ = [
     "choose_precision",
     "cpu_supports_bf16",
     "environment_report",
+    "synchronize",
 ]
 
 PROFILES = ("smoke", "cpu", "full")
@@ -143,3 +144,10 @@ def environment_report(profile: Profile | str | None = None) -> str:
         f"torchvision {torchvision.__version__} | device {device.type} ({_device_name(device)}) | "
         f"precision {precision} | profile {profile} (set RESNET_PROFILE=smoke|cpu|full to change)"
     )
+
+
+def synchronize(device: torch.device | str) -> None:
+    """Wait for the device to finish its queued work (a no-op on the CPU), before reading a clock."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)

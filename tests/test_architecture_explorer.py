@@ -1,6 +1,4 @@
 import re
-import subprocess
-import sys
 import time
 
 import matplotlib
@@ -8,21 +6,20 @@ import pytest
 import torch
 
 from resnet_helpers import PRESETS, ResNetConfig, build_resnet, count_flops, count_params, stage_table
-from resnet_helpers.architecture_explorer import (
-    _build_on_meta,
+from resnet_helpers.lessons.architecture import (
     architecture_figure,
     architecture_panel,
     explore_architecture,
     format_headline,
     stage_frame,
 )
-from resnet_helpers.family import (
-    PAPER_TOP1_ERROR,
+from resnet_helpers.lessons.family import (
     classic_cnns,
     parameter_differences,
     resnet_family,
     top1_errors,
 )
+from resnet_helpers.lessons.paper import PAPER_TOP1_ERROR
 
 matplotlib.use("Agg")
 
@@ -199,30 +196,32 @@ def test_smallest_resolution_named_in_the_message_works():
 RESNET152 = dict(blocks=(3, 8, 36, 3), block="bottleneck", resolution=224, in_channels=3)
 
 
-def test_resnet152_updates_in_under_half_a_second():
-    explore_architecture()  # meta kernels loaded
+def _best_of(repeats, f):
     times = []
-    for resolution in (224, 220, 216):
-        _build_on_meta.cache_clear()
+    for _ in range(repeats):
         start = time.perf_counter()
-        r = explore_architecture(**{**RESNET152, "resolution": resolution})
+        f()
         times.append(time.perf_counter() - start)
-        assert r["name"] == "ResNet-152"
-    assert min(times) < 0.5, times
+    return min(times)
 
 
-def test_first_call_in_a_fresh_process_under_half_a_second():
-    code = (
-        "import time\n"
-        "from resnet_helpers.architecture_explorer import explore_architecture\n"
-        "start = time.perf_counter()\n"
-        f"r = explore_architecture(**{RESNET152!r})\n"
-        "print(time.perf_counter() - start, r['name'])\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    seconds, name = out.split()
-    assert name == "ResNet-152"
-    assert float(seconds) < 0.5, seconds
+def test_resnet152_is_sized_far_faster_than_running_it():
+    """The panel follows a slider because it sizes the layers instead of running the network:
+    measured in one run, on the same machine, against `stage_table` on the meta device (which
+    runs every layer through the dispatcher), for a fresh setting each time (no cache)."""
+    from resnet_helpers.measure import _build_on_meta
+
+    explore_architecture()  # meta kernels loaded
+    with torch.device("meta"):
+        net = build_resnet("resnet152", in_channels=3, num_classes=1000)
+    stage_table(net, (1, 3, 224, 224))
+
+    def explore():
+        _build_on_meta.cache_clear()
+        assert explore_architecture(**RESNET152)["name"] == "ResNet-152"
+
+    ratio = _best_of(3, lambda: stage_table(net, (1, 3, 224, 224))) / _best_of(3, explore)
+    assert ratio > 3, f"the explorer is only {ratio:.1f}x faster than running the network"
 
 
 # -- what the panel shows ------------------------------------------------------------------------

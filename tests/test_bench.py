@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from resnet_helpers import build_resnet, count_flops
-from resnet_helpers.bench import _d2l_workdir, main, matmul_peak, model_train_flops
+from resnet_helpers.training.bench import _d2l_workdir, main, matmul_peak, model_train_flops
 
 
 def test_matmul_peak_is_positive():

@@ -98,7 +98,7 @@ def test_bottleneck_shapes_and_structure():
     down = Bottleneck(256, 128, use_1x1conv=True, strides=2)
     assert down(torch.rand(2, 256, 8, 8)).shape == (2, 512, 4, 4)
     # no shortcut conv when shapes agree
-    assert Bottleneck(256, 64).shortcut is None
+    assert Bottleneck(256, 64).projection is None
 
 
 def test_preact_order_is_bn_relu_conv():

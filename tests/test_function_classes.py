@@ -2,7 +2,7 @@ import matplotlib
 import numpy as np
 import pytest
 
-from resnet_helpers.function_classes import (
+from resnet_helpers.lessons.function_classes import (
     FAMILIES,
     GRID,
     best_fit,
@@ -14,8 +14,8 @@ from resnet_helpers.function_classes import (
     knots,
     noisy_sample_errors,
     rises,
-    show_or_explain,
 )
+from resnet_helpers.lessons.widgets import show_or_explain
 
 matplotlib.use("Agg")
 

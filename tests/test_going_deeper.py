@@ -14,9 +14,7 @@ from resnet_helpers import (
     count_weight_layers,
     load_fashion_mnist,
 )
-from resnet_helpers.depth import build_depth_net, training_tensors
-from resnet_helpers.going_deeper import (
-    accuracy,
+from resnet_helpers.lessons.going_deeper import (
     bottleneck_family,
     compare_block_types,
     gradient_flow,
@@ -31,9 +29,11 @@ from resnet_helpers.going_deeper import (
     twins_table,
     very_deep_depth,
     very_deep_net,
-    weight_layers,
 )
-from resnet_helpers.going_deeper import test_tensors as load_test_tensors  # not a test for pytest
+from resnet_helpers.measure import weight_layers
+from resnet_helpers.models import build_depth_net
+from resnet_helpers.training.loop import accuracy, training_tensors
+from resnet_helpers.training.loop import test_tensors as load_test_tensors  # not a test for pytest
 
 matplotlib.use("Agg")
 

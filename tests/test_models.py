@@ -12,11 +12,11 @@ from resnet_helpers import (
     count_flops,
     count_params,
     count_weight_layers,
-    preset_name,
     resnet_block,
     stage_table,
     summary,
 )
+from resnet_helpers.models import preset_name
 
 BOOK_STAGE_SHAPES = [(1, 64, 56, 56), (1, 64, 56, 56), (1, 128, 28, 28), (1, 256, 14, 14), (1, 512, 7, 7)]
 

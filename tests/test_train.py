@@ -7,26 +7,22 @@ import pytest
 import torch
 
 from resnet_helpers import ResNetConfig, build_resnet, choose_precision
+from resnet_helpers.lessons.training import confusion_matrix, plot_confusion_matrix, show_mistakes
 from resnet_helpers.profiles import Precision
-from resnet_helpers.train import (
-    RECIPES,
-    CheckpointError,
+from resnet_helpers.training.cli import main
+from resnet_helpers.training.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
+from resnet_helpers.training.course import subset_loader
+from resnet_helpers.training.device_data import (
     DeviceData,
-    RunSettings,
-    Trainer,
     augment,
     autocast,
-    load_checkpoint,
-    main,
     make_grad_scaler,
-    run_settings,
-    save_checkpoint,
-    subset_loader,
     to_input,
-    train_resnet,
     tune_cpu_allocator,
 )
-from resnet_helpers.training_plots import confusion_matrix, plot_confusion_matrix, plot_history, show_mistakes
+from resnet_helpers.training.live_plot import plot_history
+from resnet_helpers.training.recipes import RECIPES, RunSettings, run_settings
+from resnet_helpers.training.trainer import Trainer, train_resnet
 
 matplotlib.use("Agg")
 
@@ -109,7 +105,7 @@ def test_resume_loads_the_checkpoint_to_the_cpu(data, tmp_path, monkeypatch):
     CPU RNG state there, and torch.set_rng_state refused it ("RNG state must be a
     torch.ByteTensor": notebook 04 on an H200). The state must be loaded to the CPU whatever
     the device; load_state_dict copies weights and optimiser state to the device."""
-    import resnet_helpers.train as train_module
+    import resnet_helpers.training.trainer as train_module
 
     path = tmp_path / "d.pt"
     train_resnet(TINY, "course", SIZES.replace(epochs=1), data=data, checkpoint=path, **quiet())

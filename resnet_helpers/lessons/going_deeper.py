@@ -22,26 +22,18 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .depth import (
-    KINDS,
-    LAYERS_PER_BLOCK,
-    build_depth_net,
-    degradation_experiment,
-    smooth,
-    train_losses,
-)
-from .family import PAPER_TOP1_ERROR
-from .models import build_resnet, count_flops, count_params, count_weight_layers
+from ..measure import count_flops, count_params, count_weight_layers, weight_layers
+from ..models import ResNetConfig, build_depth_net, build_resnet, model_name
+from ..profiles import choose_device, synchronize
+from ..training.loop import accuracy, train_losses
+from .function_classes import KINDS, degradation_experiment, smooth
+from .paper import PAPER_TOP1_ERROR
 
 __all__ = [
-    "PAPER_QUOTES",
-    "weight_layers",
     "gradient_norms",
     "gradient_flow",
     "gradient_summary",
     "gradient_flow_figure",
-    "test_tensors",
-    "accuracy",
     "train_twins",
     "twins_table",
     "sweep_figure",
@@ -54,29 +46,11 @@ __all__ = [
     "time_models",
 ]
 
-PAPER_QUOTES = [
-    # (what, value in %, source): quoted, not measured here. He et al. 2015 = arXiv:1512.03385,
-    # He et al. 2016 = "Identity Mappings in Deep Residual Networks", arXiv:1603.05027.
-    ("ResNet-152, ImageNet val top-5 error, single model", 4.49, "He et al. 2015, Table 4"),
-    ("ResNet-1001 (pre-activation, bottleneck), CIFAR-10 test error", 4.62, "He et al. 2016, abstract"),
-]
-
 CHANCE_LOSS = math.log(10)  # cross-entropy of a uniform guess over the 10 classes
 COLORS = {"plain": "tab:red", "residual": "tab:blue"}
 
 
 # --- 1. Gradient flow at initialisation ---
-
-
-def weight_layers(net: nn.Module) -> list[tuple[str, nn.Module]]:
-    """The paper's weight layers of `net` in forward order: (name, layer) for every convolution
-    and linear layer except the 1x1 projections on shortcuts (`count_weight_layers` counts these)."""
-    projections = {id(m.projection) for m in net.modules() if getattr(m, "projection", None) is not None}
-    return [
-        (name, m)
-        for name, m in net.named_modules()
-        if isinstance(m, (nn.Conv2d, nn.Linear)) and id(m) not in projections
-    ]
 
 
 def gradient_norms(
@@ -156,42 +130,6 @@ def gradient_flow_figure(panels: dict[str, dict[str, list[float]]]):
 # --- 2. and 3. Plain and residual twins trained side by side, with test accuracy ---
 
 
-def test_tensors(
-    n_images: int, resolution: int = 28, seed: int = 0, device: torch.device | str | None = None
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """A random subset of the Fashion-MNIST *test* set, prepared like `training_tensors` prepares
-    the training images (resized, one channel), normalised with the training set's mean and std."""
-    from .data import load_fashion_mnist
-    from .profiles import choose_device
-
-    data = load_fashion_mnist()
-
-    def prepare(images):
-        X = images.unsqueeze(1).float() / 255
-        if resolution != X.shape[-1]:
-            X = F.interpolate(X, size=(resolution, resolution), mode="bilinear", antialias=True)
-        return X
-
-    train = prepare(data.train_images)
-    idx = torch.randperm(len(data.test_labels), generator=torch.Generator().manual_seed(seed))[:n_images]
-    X = (prepare(data.test_images[idx]) - train.mean()) / train.std()
-    device = torch.device(device) if device is not None else choose_device()
-    return X.to(device), data.test_labels[idx].to(device)
-
-
-@torch.no_grad()
-def accuracy(net: nn.Module, X: torch.Tensor, y: torch.Tensor, batch_size: int = 500) -> float:
-    """Fraction of X that `net` (in eval mode) classifies correctly."""
-    was_training = net.training
-    net.eval()
-    correct = sum(
-        int((net(xb).argmax(dim=1) == yb).sum())
-        for xb, yb in zip(X.split(batch_size), y.split(batch_size), strict=True)
-    )
-    net.train(was_training)
-    return correct / len(X)
-
-
 def _final(losses, last: float = 0.1) -> float:
     n = max(1, round(len(losses) * last))
     return sum(losses[-n:]) / n
@@ -264,7 +202,7 @@ def sweep_figure(table):
 
 def very_deep_depth(min_layers: int = 1000, block: str = "preact") -> int:
     """The smallest depth >= `min_layers` a 3-stage network of `block`s can have (6n + 2 or 9n + 2)."""
-    per_stage = 3 * LAYERS_PER_BLOCK[block]
+    per_stage = 3 * ResNetConfig(block=block).convs_per_block
     n = max(1, math.ceil((min_layers - 2) / per_stage))
     return per_stage * n + 2
 
@@ -340,11 +278,6 @@ def compare_block_types(
 # --- 4. Bottlenecks: ResNet-50/101/152 measured ---
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def step_seconds(net: nn.Module, input_size, repeats: int = 3, precision=None) -> float:
     """Median wall-clock seconds of one training step's forward and backward pass on `net`'s device
     (random images and labels of `input_size`; one untimed warm-up step first). `precision`: a
@@ -356,12 +289,12 @@ def step_seconds(net: nn.Module, input_size, repeats: int = 3, precision=None) -
     net.train()
     times = []
     for _ in range(repeats + 1):
-        _sync(p.device)
+        synchronize(p.device)
         start = time.perf_counter()
         with torch.autocast(p.device.type, dtype=dtype, enabled=dtype is not None):
             loss = F.cross_entropy(net(X), y)
         loss.backward()
-        _sync(p.device)
+        synchronize(p.device)
         times.append(time.perf_counter() - start)
         net.zero_grad(set_to_none=True)
     return statistics.median(times[1:])
@@ -374,7 +307,7 @@ def bottleneck_family(names=("resnet50", "resnet101", "resnet152")) -> list[dict
     paper = {model: (error, table) for model, error, table in PAPER_TOP1_ERROR}
     rows = []
     for name in names:
-        title = "ResNet-" + name.removeprefix("resnet")
+        title = model_name(name)
         with torch.device("meta"):
             net = build_resnet(name, in_channels=3, num_classes=1000)
         error, table = paper.get(title, (None, None))
@@ -401,13 +334,12 @@ def time_models(
 ) -> dict[str, float]:
     """{model: seconds of one forward and backward step} (`step_seconds`) on `device` (default: the
     best available), each model built at ImageNet's settings and freed before the next."""
-    from .profiles import choose_device
 
     device = torch.device(device) if device is not None else choose_device()
     seconds = {}
     for name in names:
         torch.manual_seed(0)
         net = build_resnet(name, in_channels=3, num_classes=1000).to(device)
-        seconds["ResNet-" + name.removeprefix("resnet")] = step_seconds(net, input_size, repeats, precision)
+        seconds[model_name(name)] = step_seconds(net, input_size, repeats, precision)
         del net
     return seconds

@@ -8,26 +8,20 @@ setting does not raise: the dict's `"error"` holds a message that names the valu
 fix. `architecture_figure(result)` draws where the parameters and FLOPs live, and
 `architecture_panel()` wires both to ipywidgets controls.
 
-Why it is fast (< 0.5 s for ResNet-152, even on the first call): running `stage_table`
-on a meta-device ResNet-152 costs about 0.4 s warm and 2 s cold, because every one of
-its 50 blocks goes through the dispatcher. Here the network is built on the meta device
-with at most two blocks per stage (the first block of a stage differs, all later ones are
-equal), and shapes and FLOPs come from each layer's kernel, stride and padding, with the
-same formulas as `torch.utils.flop_counter` (a multiply-add counts 2; biases, batch norm,
-ReLU and pooling count 0). The tests check every row against `stage_table`.
+Why it is fast enough to follow a slider, even for ResNet-152: the rows come from
+`measure.stage_rows`, which sizes each layer from its kernel, stride and padding on a
+meta-device skeleton (at most two blocks per stage) instead of running the network.
 """
 
 from __future__ import annotations
 
 import html
 import io
-from functools import lru_cache
 
-import torch
-from torch import nn
-
-from .models import ResNet, ResNetConfig, count_params, preset_name
-from .plots import error_box
+from ..blocks import BLOCK_LABELS
+from ..measure import smallest_resolution, stage_rows
+from ..models import ResNetConfig, preset_name
+from .widgets import error_box
 
 __all__ = [
     "explore_architecture",
@@ -37,7 +31,6 @@ __all__ = [
     "architecture_panel",
 ]
 
-_BLOCK_LABELS = {"basic": "basic (course)", "bottleneck": "bottleneck", "preact": "pre-activation"}
 _PRESET_BUTTONS = {
     "ResNet-18": ((2, 2, 2, 2), "basic"),
     "ResNet-34": ((3, 4, 6, 3), "basic"),
@@ -67,107 +60,6 @@ def _read_channels(channels, base_width, stages: int) -> tuple:
     if not _is_count(base_width) or base_width < 1:
         raise ValueError(f"base width must be a positive whole number of channels, got {base_width!r}.")
     return tuple(base_width * 2**i for i in range(stages))
-
-
-def _pair(value) -> tuple:
-    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
-
-
-def _window(size: tuple, kernel, stride, padding, dilation=1) -> tuple:
-    """Output height, width of a convolution or pooling window (floor mode, as PyTorch's default)."""
-    windows = zip(size, _pair(kernel), _pair(stride), _pair(padding), _pair(dilation), strict=True)
-    return tuple((s + 2 * p - d * (k - 1) - 1) // st + 1 for s, k, st, p, d in windows)
-
-
-def _walk(module: nn.Module, shape: tuple) -> tuple[tuple, int]:
-    """(output shape, FLOPs) of `module` for an input of `shape` (without the batch dimension)."""
-    if isinstance(module, nn.Conv2d):
-        if isinstance(module.padding, str):
-            raise TypeError("the explorer sizes convolutions with numeric padding only.")
-        hw = _window(shape[1:], module.kernel_size, module.stride, module.padding, module.dilation)
-        kh, kw = module.kernel_size
-        macs = module.out_channels * hw[0] * hw[1] * (module.in_channels // module.groups) * kh * kw
-        return (module.out_channels, *hw), 2 * macs
-    if isinstance(module, nn.MaxPool2d):
-        if module.ceil_mode:
-            raise TypeError("the explorer sizes max-pooling in floor mode only.")
-        hw = _window(shape[1:], module.kernel_size, module.stride, module.padding, module.dilation)
-        return (shape[0], *hw), 0
-    if isinstance(module, nn.AdaptiveAvgPool2d):
-        return (shape[0], *_pair(module.output_size)), 0
-    if isinstance(module, nn.Flatten):
-        numel = 1
-        for s in shape:
-            numel *= s
-        return (numel,), 0
-    if isinstance(module, nn.Linear):
-        return (module.out_features,), 2 * module.in_features * module.out_features
-    if isinstance(module, (nn.BatchNorm2d, nn.ReLU)):
-        return shape, 0
-    if hasattr(module, "projection"):
-        # A residual block: its convolutions run one after the other in the order they are
-        # defined, except the 1x1 projection, which takes the block's input (blocks.py).
-        out, flops = shape, 0
-        for conv in module.children():
-            if isinstance(conv, nn.Conv2d) and conv is not module.projection:
-                out, f = _walk(conv, out)
-                flops += f
-        if module.projection is not None:
-            shortcut, f = _walk(module.projection, shape)
-            flops += f
-            if shortcut != out:
-                raise RuntimeError(f"shortcut {shortcut} and branch {out} differ in {type(module).__name__}")
-        return out, flops
-    if isinstance(module, nn.Sequential):
-        flops = 0
-        for layer in module:
-            shape, f = _walk(layer, shape)
-            flops += f
-        return shape, flops
-    raise TypeError(f"the explorer cannot size a {type(module).__name__} layer.")
-
-
-def _skeleton(config: ResNetConfig) -> ResNet:
-    """The network of `config` with at most 2 blocks per stage, on the meta device (no memory)."""
-    return _build_on_meta(config.replace(blocks=tuple(min(n, 2) for n in config.blocks)))
-
-
-@lru_cache(maxsize=128)
-def _build_on_meta(config: ResNetConfig) -> ResNet:
-    with torch.device("meta"):
-        return ResNet(config)
-
-
-def _rows(config: ResNetConfig, resolution: int) -> tuple[list, str | None]:
-    """Stage-table rows for a square input, and the stage that gets a 1x1 image to halve (or None)."""
-    net = _skeleton(config)
-    shape = (config.in_channels, resolution, resolution)
-    rows = []
-    for name, layer in net.named_children():
-        params, layer_input = count_params(layer), shape
-        if name in ("b1", "final_act", "pool", "flatten", "fc"):
-            shape, flops = _walk(layer, shape)
-        else:  # a stage: the first block, then n - 1 copies of the second
-            n = config.blocks[int(name[1:]) - 2]
-            shape, flops = _walk(layer[0], shape)
-            if n > 1:
-                shape, block_flops = _walk(layer[1], shape)
-                params += (n - 2) * count_params(layer[1])  # layer holds the first 2 blocks
-                flops += (n - 1) * block_flops
-            halves = any(m.stride != (1, 1) for m in layer[0].modules() if isinstance(m, nn.Conv2d))
-            if halves and layer_input[1:] == (1, 1):
-                return rows, name
-        if min(shape) < 1:
-            return rows, name
-        rows.append({"layer": name, "output shape": (1, *shape), "params": params, "flops": flops})
-    return rows, None
-
-
-def _smallest_resolution(config: ResNetConfig, limit: int = 4096) -> int | None:
-    for resolution in range(1, limit + 1):
-        if _rows(config, resolution)[1] is None:
-            return resolution
-    return None
 
 
 def explore_architecture(
@@ -229,7 +121,7 @@ def explore_architecture(
     except ValueError as e:
         result["error"] = str(e)
         return result
-    rows, problem = _rows(config, resolution)
+    rows, problem = stage_rows(config, resolution)
     if problem is not None:
         result["error"] = _too_small_message(config, resolution, rows, problem)
         return result
@@ -249,7 +141,7 @@ def explore_architecture(
 
 def _too_small_message(config: ResNetConfig, resolution: int, rows: list, stage: str) -> str:
     walk = " -> ".join(f"{r['layer']} {r['output shape'][-2]}x{r['output shape'][-1]}" for r in rows)
-    smallest = _smallest_resolution(config)
+    smallest = smallest_resolution(config)
     smallest = f"of at least {smallest}" if smallest else "above 4096 pixels"
     return (
         f"A {resolution}x{resolution} image is too small for {len(config.blocks)} stages with the "
@@ -369,7 +261,7 @@ def architecture_panel(
     }
     controls.update(
         block=widgets.ToggleButtons(
-            options=[(label, key) for key, label in _BLOCK_LABELS.items()],
+            options=[(label, key) for key, label in BLOCK_LABELS.items()],
             value=block,
             description="block type",
             style=style,

@@ -1,4 +1,6 @@
-"""Figures and display pieces the notebooks use. Imports no model code."""
+"""What every lesson shares for display: error boxes, figure-or-message callbacks, image grids.
+
+Imports no model code."""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ import html
 
 import matplotlib.pyplot as plt
 
-__all__ = ["show_images", "error_box"]
+__all__ = ["show_images", "error_box", "show_or_explain"]
 
 ERROR_BOX_STYLE = "border-left: 4px solid #c0392b; background: #fdecea; padding: 6px 10px"
 
@@ -33,3 +35,20 @@ def show_images(images, titles=None, rows=2, cols=8, scale=1.4, cmap="gray"):
             ax.set_title(titles[i], fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def show_or_explain(callback, **values) -> None:
+    """Call a panel's callback and show its figure; a ValueError is shown as a message instead."""
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+
+    try:
+        result = callback(**values)
+    except ValueError as e:
+        print(f"Cannot draw this: {e}")
+        return
+    if isinstance(result, plt.Figure):
+        display(result)
+        plt.close(result)
+    else:
+        display(result)

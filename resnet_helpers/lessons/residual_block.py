@@ -16,25 +16,20 @@ import html
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
-from .blocks import BLOCKS, Bottleneck, PreActResidual, Residual, _check_positive_int
-from .models import count_params
-from .plots import error_box
+from ..blocks import BLOCK_LABELS, BLOCKS, _check_positive_int
+from ..measure import count_params
+from ..models import PlainBlock
+from .widgets import error_box
 
 __all__ = [
-    "BLOCK_TYPES",
     "explore_block",
     "compare_blocks",
     "format_block_report",
     "block_explorer_panel",
-    "residual_branch",
-    "forward_without_shortcut",
     "input_gradient_norms",
 ]
 
-BLOCK_TYPES = {"basic": "basic (course)", "bottleneck": "bottleneck", "preact": "pre-activation"}
-"""Block types the explorer knows: key for `explore_block(block=...)` -> label in the panel."""
 
 
 def _layer_kind(module: nn.Module) -> str:
@@ -218,7 +213,7 @@ def block_explorer_panel(**defaults):
     style = {"description_width": "120px"}
     controls = {
         "block": widgets.ToggleButtons(
-            options=[(label, key) for key, label in BLOCK_TYPES.items()],
+            options=[(label, key) for key, label in BLOCK_LABELS.items()],
             value=values["block"],
             description="block type",
             style=style,
@@ -263,32 +258,6 @@ def block_explorer_panel(**defaults):
     return panel
 
 
-def residual_branch(block: nn.Module, X: torch.Tensor) -> torch.Tensor:
-    """The block's residual branch g(x): what is added to the shortcut, before any final ReLU.
-
-    The block computes relu(g(x) + shortcut(x)) (basic, bottleneck) or g(x) + shortcut(x)
-    (pre-activation); the branch learns the residual f(x) - x.
-    """
-    if isinstance(block, Residual):
-        return block.bn2(block.conv2(F.relu(block.bn1(block.conv1(X)))))
-    if isinstance(block, Bottleneck):
-        Y = F.relu(block.bn1(block.conv1(X)))
-        Y = F.relu(block.bn2(block.conv2(Y)))
-        return block.bn3(block.conv3(Y))
-    if isinstance(block, PreActResidual):
-        Y = block.conv1(F.relu(block.bn1(X)))
-        return block.conv2(F.relu(block.bn2(Y)))
-    raise TypeError(
-        f"residual_branch knows Residual, Bottleneck and PreActResidual, got {type(block).__name__}."
-    )
-
-
-def forward_without_shortcut(block: nn.Module, X: torch.Tensor) -> torch.Tensor:
-    """The same block with its shortcut removed: the "normal" (plain) block of the same layers."""
-    Y = residual_branch(block, X)
-    return Y if isinstance(block, PreActResidual) else F.relu(Y)
-
-
 def input_gradient_norms(
     blocks, X: torch.Tensor, upstream: torch.Tensor | None = None, seed: int = 0
 ) -> dict:
@@ -308,7 +277,7 @@ def input_gradient_norms(
         x = X.detach().clone().requires_grad_(True)
         y = x
         for blk in blocks:
-            y = blk(y) if with_shortcut else forward_without_shortcut(blk, y)
+            y = blk(y) if with_shortcut else PlainBlock.from_residual(blk)(y)  # same layers, no + x
         return x, y
 
     x, y = through(True)

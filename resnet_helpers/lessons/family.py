@@ -14,8 +14,9 @@ from functools import cache
 import torch
 from torch import nn
 
-from .architecture_explorer import explore_architecture
-from .models import build_resnet, count_flops, count_params, count_weight_layers
+from ..measure import count_flops, count_params, count_weight_layers, stage_rows
+from ..models import build_resnet, model_name
+from .paper import PAPER, PAPER_TOP1_ERROR
 
 __all__ = [
     "RESNETS",
@@ -31,29 +32,11 @@ __all__ = [
 
 RESNETS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
 
-PAPER = (
-    "He, Zhang, Ren, Sun (2015): Deep Residual Learning for Image Recognition, arXiv:1512.03385 (CVPR 2016)"
-)
-
-PAPER_TOP1_ERROR = [
-    # (model, top-1 error in %, where in PAPER): ImageNet validation set, 10-crop testing.
-    # Table 2 uses identity shortcuts with zero-padding where the channels grow (option A);
-    # Table 3's ResNets use 1x1 projections there (option B), as ours and torchvision's do.
-    ("plain-18", 27.94, "Table 2"),
-    ("plain-34", 28.54, "Table 2"),
-    ("ResNet-18", 27.88, "Table 2"),
-    ("ResNet-34", 25.03, "Table 2"),
-    ("ResNet-34 (option B)", 24.52, "Table 3"),
-    ("ResNet-50", 22.85, "Table 3"),
-    ("ResNet-101", 21.75, "Table 3"),
-    ("ResNet-152", 21.43, "Table 3"),
-]
-
-
 def _title(key: str) -> str:
-    for prefix, title in [("resnet", "ResNet-"), ("vgg", "VGG-")]:
-        if key.startswith(prefix):
-            return title + key.removeprefix(prefix)
+    if key.startswith("resnet"):
+        return model_name(key)
+    if key.startswith("vgg"):
+        return "VGG-" + key.removeprefix("vgg")
     return {"googlenet": "GoogLeNet"}.get(key, key)
 
 
@@ -88,8 +71,8 @@ def resnet_family(resolutions=(224, 96)) -> list[dict]:
     """ResNet-18..152 from `build_resnet` and from torchvision, ImageNet-sized (3 channels, 1000 classes).
 
     One row a model: depth, parameters (ours, torchvision's) and FLOPs of one forward pass
-    for one image at each resolution (ours, torchvision's), as ints. Our FLOPs come from the
-    architecture explorer's formulas, torchvision's from `count_flops` running the model on
+    for one image at each resolution (ours, torchvision's), as ints. Our FLOPs come from
+    `measure.stage_rows`' formulas, torchvision's from `count_flops` running the model on
     the meta device: two independent ways of counting (the tests check they agree on ours).
     """
     rows = []
@@ -103,15 +86,7 @@ def resnet_family(resolutions=(224, 96)) -> list[dict]:
         }
         config = ours.config
         for r in resolutions:
-            mine = explore_architecture(
-                config.blocks,
-                config.channels,
-                block=config.block,
-                resolution=r,
-                in_channels=3,
-                num_classes=1000,
-            )
-            row[f"flops at {r}"] = mine["flops"]
+            row[f"flops at {r}"] = sum(layer["flops"] for layer in stage_rows(config, r)[0])
             row[f"flops at {r} (torchvision)"] = count_flops(theirs, (1, 3, r, r))
         rows.append(row)
     return rows

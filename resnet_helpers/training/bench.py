@@ -1,4 +1,4 @@
-"""`python -m resnet_helpers.bench`: the course's training pipeline against ours, in one run.
+"""`python -m resnet_helpers.training.bench`: the course's training pipeline against ours, in one run.
 
 Both train the course's ResNet-18 on the same 96x96 Fashion-MNIST batches of 256 on the same
 device, timed by the wall clock with data loading included, after a few warm-up steps:
@@ -7,7 +7,7 @@ device, timed by the wall clock with data loading included, after a few warm-up 
   processes), fp32, NCHW, xavier init, SGD lr 0.05, and `d2l.train_ch6`'s step (with its
   per-step `float()` of loss and accuracy). It runs in a child process started like a student's
   kernel, so nothing our trainer sets (the CPU allocator) changes it;
-- ours: `resnet_helpers.train.Trainer.train_step` on `DeviceData` batches (uint8 on the device,
+- ours: `resnet_helpers.training.trainer.Trainer.train_step` on `DeviceData` batches (uint8 on the device,
   resized there, channels_last, the chosen precision, sums on the device).
 
 The two alternate step by step (course, ours, ours, course, ...), so a machine that gets
@@ -29,16 +29,12 @@ from pathlib import Path
 
 import torch
 
-from .data import default_root, seed_torchvision_cache
-from .models import build_resnet, count_flops
-from .profiles import choose_device, choose_precision, cpu_supports_bf16, environment_report
+from ..data import default_root, seed_torchvision_cache
+from ..measure import count_flops
+from ..models import build_resnet
+from ..profiles import choose_device, choose_precision, cpu_supports_bf16, environment_report, synchronize
 
 __all__ = ["matmul_peak", "model_train_flops", "bench", "benchmark", "main"]
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def matmul_peak(
@@ -51,12 +47,12 @@ def matmul_peak(
     a = torch.randn(n, n, device=device).to(dtype)
     b = torch.randn(n, n, device=device).to(dtype)
     a @ b
-    _sync(device)
+    synchronize(device)
     best = float("inf")
     for _ in range(repeats):
         start = time.perf_counter()
         a @ b
-        _sync(device)
+        synchronize(device)
         best = min(best, time.perf_counter() - start)
     return 2 * n**3 / best
 
@@ -89,7 +85,7 @@ def course_worker(args) -> int:
     protocol = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
     if args.tune_course_allocator:
-        from .train import tune_cpu_allocator
+        from .device_data import tune_cpu_allocator
 
         tune_cpu_allocator()
     from d2l import torch as d2l
@@ -138,7 +134,7 @@ def course_worker(args) -> int:
             optimizer.step()
             with torch.no_grad():
                 metric.add(l * X.shape[0], d2l.accuracy(y_hat, y), X.shape[0])
-            _sync(device)
+            synchronize(device)
             end = time.perf_counter()
             wall += end - start
             step_only += end - loaded
@@ -152,7 +148,7 @@ class _Course:
 
     def __init__(self, args, device: torch.device):
         command = [
-            sys.executable, "-m", "resnet_helpers.bench", "--course-worker",
+            sys.executable, "-m", "resnet_helpers.training.bench", "--course-worker",
             "--device", str(device), "--batch-size", str(args.batch_size),
             "--resolution", str(args.resolution), "--model", args.model, "--lr", str(args.lr),
         ]  # fmt: skip
@@ -191,7 +187,9 @@ class _Course:
 
 class _Ours:
     def __init__(self, args, device: torch.device):
-        from .train import DeviceData, RunSettings, Trainer, init_weights
+        from .device_data import DeviceData
+        from .recipes import RunSettings, init_weights
+        from .trainer import Trainer
 
         self.device = device
         self.settings = RunSettings(epochs=1, batch_size=args.batch_size, resolution=args.resolution)
@@ -220,7 +218,7 @@ class _Ours:
             self.trainer.train_step(X, y)
             images += y.numel()
         self.trainer._sums.tolist()  # read the sums once, as an epoch end does (syncs a GPU)
-        _sync(self.device)
+        synchronize(self.device)
         return {"wall": time.perf_counter() - start, "images": images}
 
 
@@ -328,7 +326,7 @@ def benchmark(
     compile: bool = False,
     tune_course_allocator: bool = False,
 ) -> dict:
-    """`python -m resnet_helpers.bench` from Python: prints the report, returns the numbers."""
+    """`python -m resnet_helpers.training.bench` from Python: prints the report, returns the numbers."""
     args = argparse.Namespace(**locals(), lr=0.05, course_worker=False)
     return bench(args)
 
@@ -341,7 +339,7 @@ def _spread(values) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m resnet_helpers.bench",
+        prog="python -m resnet_helpers.training.bench",
         description="The course's training pipeline against ours: images/s, MFU and the speedup.",
     )
     parser.add_argument("--model", default="resnet18")

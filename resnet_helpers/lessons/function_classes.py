@@ -1,4 +1,7 @@
-"""Nested vs non-nested function classes (嵌套函数类), computed on a 1-D least-squares problem.
+"""Notebook 01: nested vs non-nested function classes (嵌套函数类), and the degradation problem.
+
+Part 1 computes function classes on a 1-D least-squares problem; part 2 (at the end) trains
+plain and residual twins of several depths on the same batches.
 
 The course draws function classes F_1, F_2, ... as regions and the best function f* as a
 star. Here every class is concrete: F_k holds the piecewise-linear functions with k knots
@@ -19,6 +22,11 @@ F_k; only *where* the knots go differs:
 from __future__ import annotations
 
 import numpy as np
+import torch
+
+from ..models import build_depth_net
+from ..training.loop import train_losses
+from .widgets import show_or_explain
 
 __all__ = [
     "FAMILIES",
@@ -32,6 +40,13 @@ __all__ = [
     "function_class_figure",
     "function_class_panel",
     "noisy_sample_errors",
+    "KINDS",
+    "degradation_experiment",
+    "final_losses",
+    "smooth",
+    "degradation_figure",
+    "depth_curves_figure",
+    "depth_panel",
 ]
 
 FAMILIES = ("nested", "non-nested")
@@ -168,21 +183,6 @@ def function_class_panel(k_max: int = 16, k: int = 5, family: str = "non-nested"
     return widgets.VBox([widgets.HBox([k_slider, menu]), out])
 
 
-def show_or_explain(callback, **values) -> None:
-    """Call a panel's callback and show its figure; a ValueError is shown as a message instead."""
-    import matplotlib.pyplot as plt
-    from IPython.display import display
-
-    try:
-        result = callback(**values)
-    except ValueError as e:
-        print(f"Cannot draw this: {e}")
-        return
-    if isinstance(result, plt.Figure):
-        display(result)
-        plt.close(result)
-    else:
-        display(result)
 
 
 def noisy_sample_errors(k_max: int = 24, n_samples: int = 30, noise: float = 0.3, seed: int = 0):
@@ -209,3 +209,111 @@ def noisy_sample_errors(k_max: int = 24, n_samples: int = 30, noise: float = 0.3
             }
         )
     return pd.DataFrame(rows).set_index("k (knots)")
+
+
+# --- The degradation experiment (He et al. 2015, Fig. 1): train plain and residual twins ---
+
+KINDS = ("plain", "residual")
+
+
+def degradation_experiment(
+    depths,
+    X: torch.Tensor,
+    y: torch.Tensor,
+    steps: int,
+    width: int = 16,
+    block: str = "basic",
+    seed: int = 0,
+    **train_kwargs,
+) -> dict:
+    """Train a plain and a residual network of every depth the same way on the same batches.
+
+    Both twins of a depth start from the same weights (seeded), see the same batches in
+    the same order and differ only in the shortcuts. Returns {"histories": {(kind, depth):
+    losses}, "nets": {(kind, depth): trained network}}.
+    """
+    histories, nets = {}, {}
+    for depth in depths:
+        for kind in KINDS:
+            torch.manual_seed(seed)
+            net = build_depth_net(depth, width, block, plain=kind == "plain", in_channels=X.shape[1])
+            desc = f"{kind}-{depth}"
+            histories[kind, depth] = train_losses(net, X, y, steps, seed=seed, desc=desc, **train_kwargs)
+            nets[kind, depth] = net
+    return {"histories": histories, "nets": nets}
+
+
+def final_losses(histories: dict, last: float = 0.1):
+    """A DataFrame (rows: depth; columns: plain, residual) of the mean loss over the last 10% of steps."""
+    import pandas as pd
+
+    rows = {}
+    for (kind, depth), losses in histories.items():
+        n = max(1, round(len(losses) * last))
+        rows.setdefault(depth, {})[kind] = sum(losses[-n:]) / n
+    table = pd.DataFrame.from_dict(rows, orient="index")[list(KINDS)].sort_index()
+    table.index.name = "depth"
+    return table
+
+
+def smooth(losses, window: int | None = None) -> list[float]:
+    """Moving average over `window` steps (default: 1/20 of the run), for readable curves."""
+    window = window or max(1, len(losses) // 20)
+    out, total = [], 0.0
+    for i, v in enumerate(losses):
+        total += v - (losses[i - window] if i >= window else 0.0)
+        out.append(total / min(i + 1, window))
+    return out
+
+
+def degradation_figure(histories: dict):
+    """Training loss against steps: plain networks left, residual networks right, one curve per depth."""
+    import matplotlib.pyplot as plt
+
+    depths = sorted({depth for _, depth in histories})
+    colors = plt.cm.viridis([i / max(1, len(depths) - 1) * 0.85 for i in range(len(depths))])
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
+    for ax, kind in zip(axes, KINDS, strict=True):
+        for depth, color in zip(depths, colors, strict=True):
+            ax.plot(smooth(histories[kind, depth]), color=color, label=f"{kind}-{depth}")
+        ax.set(title=f"{kind} networks", xlabel="training step")
+        ax.legend()
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("training loss (moving average)")
+    fig.tight_layout()
+    return fig
+
+
+def depth_curves_figure(histories: dict, depth: int):
+    """The depth slider's callback: the plain and the residual training curve at one depth."""
+    import matplotlib.pyplot as plt
+
+    trained = sorted({d for _, d in histories})
+    if depth not in trained:
+        raise ValueError(f"no network of depth {depth} was trained; trained depths: {trained}.")
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for kind, color in zip(KINDS, ("tab:red", "tab:blue"), strict=True):
+        losses = histories[kind, depth]
+        ax.plot(losses, color=color, alpha=0.2)
+        n = max(1, len(losses) // 10)
+        ax.plot(smooth(losses), color=color, label=f"{kind}-{depth}: last 10% {sum(losses[-n:]) / n:.3f}")
+    top = max(max(h[len(h) // 10 :]) for h in histories.values())
+    ax.set(title=f"depth {depth}: same layers, with and without shortcuts", xlabel="training step",
+           ylabel="training loss", ylim=(0, top * 1.05))  # fmt: skip
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def depth_panel(histories: dict):
+    """ipywidgets panel: a slider over the trained depths redraws `depth_curves_figure`."""
+    import ipywidgets as widgets
+
+    depths = sorted({d for _, d in histories})
+    slider = widgets.SelectionSlider(options=depths, value=depths[-1], description="depth")
+    out = widgets.interactive_output(
+        lambda depth: show_or_explain(depth_curves_figure, histories=histories, depth=depth),
+        {"depth": slider},
+    )
+    return widgets.VBox([slider, out])
