@@ -12,12 +12,23 @@ The package is three floors; each imports only from the floors below it:
 """
 
 from .blocks import BLOCKS, Bottleneck, PreActResidual, Residual
-from .data import CLASS_NAMES, DataError, load_fashion_mnist
 from .measure import count_flops, count_params, count_weight_layers, stage_table, summary
 from .models import PRESETS, ResNet, ResNetConfig, build_resnet, make_stage, resnet_block
 from .profiles import choose_device, choose_precision, environment_report, get_profile
 
 __version__ = "0.1.0"
+
+_LAZY = {"CLASS_NAMES": "data", "DataError": "data", "load_fashion_mnist": "data"}
+
+
+def __getattr__(name):
+    # `data` is imported on first use, not here: `python -m resnet_helpers.data` then runs a
+    # module the package has not imported yet, which is what runpy expects (no warning).
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "BLOCKS",

@@ -4,13 +4,24 @@ Places tried, in order (the first that holds all four files wins):
 1. the folder in the environment variable FASHION_MNIST_DIR;
 2. torchvision's cache `<root>/FashionMNIST/raw` under this project's data root and under
    d2l's `../data` (seen from the working directory, as `d2l.load_data_fashion_mnist` uses);
-3. Debian's package `dataset-fashion-mnist`: /usr/share/datasets/fashion-mnist/;
-4. a download by torchvision into the data root.
+3. Debian's package `dataset-fashion-mnist`: /usr/share/datasets/fashion-mnist/
+   (`DEBIAN_DIR`; the environment variable RESNET_DEBIAN_DIR replaces it, for tests);
+4. only from the command line (`python -m resnet_helpers.data`, `prepare()`, which `make data`
+   runs): where Debian's apt-get is usable (as root, or through passwordless sudo),
+   `apt-get install -y dataset-fashion-mnist`, after an `apt-get update` if apt does not know
+   the package yet;
+5. a download by torchvision into the data root.
+When all fail, a DataError names every place tried and the fixes; the command line prints it
+as one message and exits with status 1, without a traceback.
+
+Why library calls (`load_fashion_mnist`, `find_fashion_mnist`) never run apt-get: installing a
+system package as root is a change to the machine, which a setup command is expected to make and
+announce, but a notebook cell or a test that merely loads data is not. They download as before
+and, when that fails too, their message names `python -m resnet_helpers.data` as the first fix.
 
 Each file is checked by the MD5 of its *decompressed* content, so a re-compressed copy
 (Debian's) passes while a corrupt or truncated one is refused with the file's name and the
-remedy. A file already on disk is never overwritten. `python -m resnet_helpers.data`
-prepares everything (`make data` runs it).
+remedy. A file already on disk is never overwritten.
 """
 
 from __future__ import annotations
@@ -18,6 +29,8 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import shutil
+import subprocess
 import sys
 import tempfile
 import zlib
@@ -31,6 +44,7 @@ __all__ = [
     "CLASS_NAMES",
     "FILES",
     "DEBIAN_DIR",
+    "DEBIAN_PACKAGE",
     "DataError",
     "FashionMNIST",
     "default_root",
@@ -64,13 +78,26 @@ FILES = {
     "t10k-labels-idx1-ubyte": "15d484375f8d13e6eb1aabb0c3f46965",
 }
 
-DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
+DEBIAN_DIR = Path(os.environ.get("RESNET_DEBIAN_DIR") or "/usr/share/datasets/fashion-mnist")
+DEBIAN_PACKAGE = "dataset-fashion-mnist"
+APT_TIMEOUT_S = 900  # for each apt-get command
 
+_FILE_FIX = (
+    "or put the four files (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, "
+    "t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz) in a folder and set FASHION_MNIST_DIR "
+    "to it"
+)
+# the fixes a library call names (it never runs apt-get itself: see the module's docstring)
 FIXES = (
-    "Fixes: on Debian/Ubuntu `sudo apt-get install dataset-fashion-mnist`; or put the four "
-    "files (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, "
-    "t10k-labels-idx1-ubyte.gz) in a folder and set FASHION_MNIST_DIR to it; or connect to "
-    "the internet so torchvision can download them."
+    "Fixes: run `python -m resnet_helpers.data` (`make data`), which also installs Debian's "
+    f"{DEBIAN_PACKAGE} where apt-get is usable; or on Debian/Ubuntu "
+    f"`sudo apt-get install {DEBIAN_PACKAGE}`; {_FILE_FIX}; or connect to the internet so "
+    "torchvision can download them."
+)
+# the fixes the command line names, once it has tried apt-get and the download itself
+CLI_FIXES = (
+    f"Fixes: on Debian/Ubuntu `sudo apt-get install {DEBIAN_PACKAGE}`; {_FILE_FIX}; or connect "
+    "to the internet; then run `python -m resnet_helpers.data` again."
 )
 
 
@@ -151,9 +178,95 @@ def _read_verified(path: Path, name: str) -> bytes:
     return content
 
 
-def find_fashion_mnist(download: bool = True) -> Path:
-    """The first folder holding all four files; downloads into the data root if none does."""
-    tried = []
+def _has_all(folder: Path) -> bool:
+    return all(_file_in(folder, name) for name in FILES)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _run(command: list[str], timeout: float = APT_TIMEOUT_S) -> subprocess.CompletedProcess:
+    """Run `command` with no input, its output (stdout and stderr) kept for the message."""
+    return subprocess.run(
+        command,
+        env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def _last_line(result: subprocess.CompletedProcess) -> str:
+    lines = [line for line in result.stdout.splitlines() if line.strip()]
+    return _one_line(lines[-1]) if lines else "no output"
+
+
+def _apt_get_prefix() -> tuple[list[str] | None, str]:
+    """(the prefix that runs apt-get as root, how) where apt-get is usable, else (None, why not)."""
+    if shutil.which("apt-get") is None:
+        return None, "skipped: no apt-get here (not Debian/Ubuntu)"
+    if getattr(os, "geteuid", lambda: -1)() == 0:
+        return [], "as root"
+    if shutil.which("sudo") is None:
+        return None, "skipped: not root, and no sudo"
+    try:
+        sudo_ok = _run(["sudo", "-n", "true"], timeout=30).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        sudo_ok = False
+    if not sudo_ok:
+        return None, "skipped: not root, and sudo asks for a password (`sudo -n true` failed)"
+    return ["sudo", "-n", "env", "DEBIAN_FRONTEND=noninteractive"], "through sudo"
+
+
+def _apt_get_install() -> str | None:
+    """Install Debian's dataset-fashion-mnist with apt-get where it is usable, saying so in one
+    line. None once DEBIAN_DIR holds the four files, else why not (one line)."""
+    prefix, how = _apt_get_prefix()
+    if prefix is None:
+        return how
+    shown = ("sudo " if prefix else "") + f"apt-get install -y {DEBIAN_PACKAGE}"
+    print(f"Fashion-MNIST not found: installing Debian's {DEBIAN_PACKAGE} ({shown}, {how})", flush=True)
+    update = None
+    try:
+        known = shutil.which("apt-cache") and _run(["apt-cache", "show", DEBIAN_PACKAGE]).returncode == 0
+        if not known:  # an old or empty package index: refresh it first
+            update = _run([*prefix, "apt-get", "update", "-q"])
+        result = _run([*prefix, "apt-get", "install", "-y", "-q", DEBIAN_PACKAGE])
+    except subprocess.TimeoutExpired as e:
+        return f"failed: `{' '.join(e.cmd)}` did not finish within {APT_TIMEOUT_S} s"
+    except OSError as e:
+        return f"failed: {type(e).__name__}: {e}"
+    if result.returncode != 0:
+        why = f"failed (exit status {result.returncode}): {_last_line(result)}"
+        if update is not None and update.returncode != 0:
+            why += f"; the `apt-get update` before it failed too: {_last_line(update)}"
+        return why
+    if not _has_all(DEBIAN_DIR):
+        return f"apt-get installed {DEBIAN_PACKAGE}, but {DEBIAN_DIR} lacks some of the four files"
+    return None
+
+
+def _download(root: Path) -> Path:
+    """Download the four files with torchvision into `<root>/FashionMNIST/raw`; that folder."""
+    from torchvision.datasets import FashionMNIST as TorchvisionFashionMNIST
+
+    TorchvisionFashionMNIST(root=str(root), train=True, download=True)
+    return root / "FashionMNIST" / "raw"
+
+
+def find_fashion_mnist(download: bool = True, apt_get: bool = False) -> Path:
+    """The first folder holding all four files (see the module's docstring for the order).
+
+    `apt_get=True` (the command line's `prepare()` only) installs Debian's dataset-fashion-mnist
+    where apt-get is usable; library calls leave the machine's packages alone. `download=True`
+    then lets torchvision download into the data root. When everything fails: a DataError that
+    names every place tried and the fixes.
+    """
+    env = os.environ.get("FASHION_MNIST_DIR")
+    tried = [] if env else ["FASHION_MNIST_DIR: not set"]
     for description, folder in candidate_dirs():
         found = [_file_in(folder, name) for name in FILES]
         if all(found):
@@ -165,18 +278,31 @@ def find_fashion_mnist(download: bool = True) -> Path:
                 "Put the four files there or unset FASHION_MNIST_DIR."
             )
         tried.append(f"{description}: {folder}")
+    apt = f"apt-get install {DEBIAN_PACKAGE}"
+    if apt_get:
+        why_not = _apt_get_install()
+        if why_not is None:
+            return DEBIAN_DIR
+        tried.append(f"{apt}: {why_not}")
+    else:
+        tried.append(f"{apt}: not run by library calls (`python -m resnet_helpers.data` runs it)")
+    root = default_root()
     if download:
-        root = default_root()
         try:
-            from torchvision.datasets import FashionMNIST as TorchvisionFashionMNIST
-
-            TorchvisionFashionMNIST(root=str(root), train=True, download=True)
-            folder = root / "FashionMNIST" / "raw"
-            if all(_file_in(folder, name) for name in FILES):
+            folder = _download(root)
+            if _has_all(folder):
                 return folder
+            tried.append(f"download by torchvision into {root}: the files are not in {folder}")
         except Exception as e:  # noqa: BLE001 - any failure ends in the one error below
-            tried.append(f"download into {root}: {type(e).__name__}: {e}")
-    raise DataError("Fashion-MNIST not found. Tried:\n  " + "\n  ".join(tried) + "\n" + FIXES)
+            tried.append(f"download by torchvision into {root}: {type(e).__name__}: {_one_line(e)}")
+    else:
+        tried.append("download: not tried (download=False)")
+    raise DataError(
+        "Fashion-MNIST not found. Tried, in order:\n  "
+        + "\n  ".join(tried)
+        + "\n"
+        + (CLI_FIXES if apt_get else FIXES)
+    )
 
 
 def _parse_idx(content: bytes, name: str) -> torch.Tensor:
@@ -227,7 +353,14 @@ def seed_torchvision_cache(root: str | Path | None = None, source: str | Path | 
         if target.exists():
             _read_verified(target, name)  # raises on a corrupt file; never replaced silently
             continue
-        content = _read_verified(_file_in(source, name), name)
+        found = _file_in(source, name)
+        if found is None:
+            raise DataError(
+                f"{source} has no {name} (nor {name}.gz), so the torchvision cache cannot be seeded from "
+                f"it. Fix: copy the four Fashion-MNIST files ({', '.join(FILES)}) into that folder, or "
+                "call seed_torchvision_cache() without `source` to use the data found on this machine."
+            )
+        content = _read_verified(found, name)
         fd, tmp = tempfile.mkstemp(dir=raw, prefix=f".{name}.")
         with os.fdopen(fd, "wb") as f:
             f.write(content)
@@ -236,8 +369,11 @@ def seed_torchvision_cache(root: str | Path | None = None, source: str | Path | 
 
 
 def prepare(root: str | Path | None = None) -> Path:
-    """Find and verify the data, seed the torchvision cache; print what was done."""
-    source = find_fashion_mnist()
+    """Find and verify the data, seed the torchvision cache; print what was done.
+
+    The command line's step (`make data`): unlike a library call, it installs Debian's
+    dataset-fashion-mnist with apt-get where that is usable (see the module's docstring)."""
+    source = find_fashion_mnist(apt_get=True)
     data = load_fashion_mnist(source)
     raw = seed_torchvision_cache(root, source)
     print(

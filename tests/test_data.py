@@ -1,7 +1,13 @@
 import gzip
 import hashlib
+import os
 import shutil
+import socket
+import struct
+import subprocess
+import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -91,7 +97,8 @@ def test_nothing_found_lists_places_and_fixes(tmp_path, monkeypatch):
     with pytest.raises(D.DataError) as info:
         D.find_fashion_mnist(download=False)
     message = str(info.value)
-    assert "Tried:" in message and "nowhere" in message and "FASHION_MNIST_DIR" in message
+    assert "Tried, in order:" in message and "nowhere" in message and "FASHION_MNIST_DIR" in message
+    assert "download: not tried (download=False)" in message
 
 
 def test_seed_cache_makes_torchvision_offline(tmp_path, fmnist):
@@ -135,3 +142,253 @@ def test_main_reports(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "60,000 training" in out and str(tmp_path) in out
     shutil.rmtree(tmp_path / "FashionMNIST")
+
+
+# --- where the data step looks, in order (issue 18): found already, Debian's apt-get, the download,
+# and the one message when all fail. These run on four tiny files of Fashion-MNIST's format (their
+# MD5s replace the real ones), with every place pointed at empty temporary folders, PATH holding
+# only fake tools, and the network faked: nothing here reads /usr/share or runs the real apt-get.
+
+
+def _tiny_files(folder: Path) -> dict[str, str]:
+    """Write the four files, Fashion-MNIST's format with 3 training and 2 test images; their MD5s."""
+    folder.mkdir(parents=True, exist_ok=True)
+    md5 = {}
+    for name in D.FILES:
+        n = 3 if name.startswith("train") else 2
+        if "images" in name:
+            content = struct.pack(">IIII", 2051, n, 28, 28) + bytes(i * 7 % 256 for i in range(n * 784))
+        else:
+            content = struct.pack(">II", 2049, n) + bytes(range(n))
+        with gzip.open(folder / f"{name}.gz", "wb") as f:
+            f.write(content)
+        md5[name] = hashlib.md5(content).hexdigest()
+    return md5
+
+
+def _no_network(root):
+    raise RuntimeError(
+        "Error downloading train-images-idx3-ubyte.gz:\nTried http://example.invalid/, got:\n"
+        "<urlopen error [Errno -2] Name or service not known>\n"
+    )
+
+
+def _tool(folder: Path, name: str, script: str) -> None:
+    path = folder / name
+    path.write_text("#!/bin/sh\n" + script)
+    path.chmod(0o755)
+
+
+@pytest.fixture
+def nowhere(tmp_path, monkeypatch):
+    """Nothing anywhere: every place is an empty temporary folder, PATH holds only `bin` (no real
+    apt-get or sudo; `env` and `true` for the fake sudo), the download fails as offline. `package`
+    holds tiny files whose MD5s stand in for the real ones; `log` records the fake tools' calls."""
+    monkeypatch.delenv("FASHION_MNIST_DIR", raising=False)
+    monkeypatch.setenv("RESNET_DATA_ROOT", str(tmp_path / "root"))
+    notebooks = tmp_path / "work" / "notebooks"
+    notebooks.mkdir(parents=True)
+    monkeypatch.chdir(notebooks)  # d2l's ../data: tmp_path/work/data
+    monkeypatch.setattr(D, "DEBIAN_DIR", tmp_path / "debian")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name in ("env", "true"):
+        (bin_dir / name).symlink_to(shutil.which(name))
+    monkeypatch.setenv("PATH", str(bin_dir))
+    monkeypatch.setattr(D, "_download", _no_network)
+    monkeypatch.setattr(D, "FILES", _tiny_files(tmp_path / "package"))
+    return SimpleNamespace(
+        tmp=tmp_path,
+        bin=bin_dir,
+        root=tmp_path / "root",
+        debian=tmp_path / "debian",
+        package=tmp_path / "package",
+        log=tmp_path / "calls.log",
+    )
+
+
+def _fake_apt(where, package_known: bool, install_works: bool = True):
+    """apt-cache and apt-get that log their calls; `apt-get install` "installs" the package by
+    copying the tiny files into the folder that stands in for /usr/share/datasets/fashion-mnist."""
+    log = f'echo "${{0##*/}} $*" >> "{where.log}"\n'
+    _tool(where.bin, "apt-cache", log + f"exit {0 if package_known else 100}\n")
+    if install_works:
+        install = f'/bin/mkdir -p "{where.debian}" && /bin/cp "{where.package}"/*.gz "{where.debian}"/'
+    else:
+        install = 'echo "E: Unable to locate package dataset-fashion-mnist"; exit 100'
+    _tool(where.bin, "apt-get", log + f'case "$1" in\n  update) exit 0 ;;\n  install) {install} ;;\nesac\n')
+
+
+def _calls(where) -> list[str]:
+    return where.log.read_text().splitlines() if where.log.exists() else []
+
+
+def _as_user(monkeypatch, uid: int):
+    monkeypatch.setattr(D.os, "geteuid", lambda: uid)
+
+
+@pytest.mark.parametrize("place", ["FASHION_MNIST_DIR", "project cache", "d2l cache", "Debian folder"])
+def test_found_already_runs_neither_apt_nor_download(nowhere, monkeypatch, capsys, place):
+    folder = {
+        "FASHION_MNIST_DIR": nowhere.tmp / "mine",
+        "project cache": nowhere.root / "FashionMNIST" / "raw",
+        "d2l cache": nowhere.tmp / "work" / "data" / "FashionMNIST" / "raw",
+        "Debian folder": nowhere.debian,
+    }[place]
+    shutil.copytree(nowhere.package, folder, dirs_exist_ok=True)
+    if place == "FASHION_MNIST_DIR":
+        monkeypatch.setenv("FASHION_MNIST_DIR", str(folder))
+    _as_user(monkeypatch, 0)
+    _fake_apt(nowhere, package_known=True)
+    monkeypatch.setattr(D, "_download", lambda root: pytest.fail("downloaded although the data is here"))
+    raw = D.prepare(nowhere.tmp / "seeded")
+    assert _calls(nowhere) == []
+    out = capsys.readouterr().out
+    assert f"Fashion-MNIST verified (MD5) from {folder}: 3 training and 2 test images" in out
+    assert "installing" not in out
+    assert sorted(p.name for p in raw.iterdir()) == sorted(D.FILES)
+
+
+def test_apt_get_as_root_updates_then_installs(nowhere, monkeypatch, capsys):
+    _as_user(monkeypatch, 0)
+    _fake_apt(nowhere, package_known=False)
+    monkeypatch.setattr(D, "_download", lambda root: pytest.fail("downloaded although apt-get worked"))
+    D.prepare(nowhere.tmp / "seeded")
+    assert _calls(nowhere) == [
+        "apt-cache show dataset-fashion-mnist",
+        "apt-get update -q",  # the package was unknown: the index is refreshed first
+        "apt-get install -y -q dataset-fashion-mnist",
+    ]
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == (
+        "Fashion-MNIST not found: installing Debian's dataset-fashion-mnist "
+        "(apt-get install -y dataset-fashion-mnist, as root)"
+    )
+    assert lines[1].startswith(f"Fashion-MNIST verified (MD5) from {nowhere.debian}: 3 training")
+
+
+def test_apt_get_through_passwordless_sudo(nowhere, monkeypatch, capsys):
+    _as_user(monkeypatch, 1000)
+    _tool(nowhere.bin, "sudo", f'echo "sudo $*" >> "{nowhere.log}"\n[ "$1" = -n ] && shift\nexec "$@"\n')
+    _fake_apt(nowhere, package_known=True)
+    assert D.find_fashion_mnist(apt_get=True) == nowhere.debian
+    assert _calls(nowhere) == [
+        "sudo -n true",
+        "apt-cache show dataset-fashion-mnist",  # known: no apt-get update
+        "sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y -q dataset-fashion-mnist",
+        "apt-get install -y -q dataset-fashion-mnist",
+    ]
+    assert capsys.readouterr().out == (
+        "Fashion-MNIST not found: installing Debian's dataset-fashion-mnist "
+        "(sudo apt-get install -y dataset-fashion-mnist, through sudo)\n"
+    )
+
+
+def test_download_when_sudo_asks_for_a_password(nowhere, monkeypatch, capsys):
+    _as_user(monkeypatch, 1000)
+    asks_password = 'echo "sudo: a password is required" >&2; exit 1'
+    _tool(nowhere.bin, "sudo", f'echo "sudo $*" >> "{nowhere.log}"; {asks_password}')
+    _fake_apt(nowhere, package_known=True)
+
+    def download(root):
+        raw = root / "FashionMNIST" / "raw"
+        shutil.copytree(nowhere.package, raw)
+        return raw
+
+    monkeypatch.setattr(D, "_download", download)
+    D.prepare()
+    assert _calls(nowhere) == ["sudo -n true"]  # apt-get itself never ran
+    out = capsys.readouterr().out
+    assert "installing" not in out
+    assert f"Fashion-MNIST verified (MD5) from {nowhere.root / 'FashionMNIST' / 'raw'}: 3 training" in out
+
+
+def test_apt_get_failure_then_download_failure_names_both(nowhere, monkeypatch, capsys):
+    _as_user(monkeypatch, 0)
+    _fake_apt(nowhere, package_known=False, install_works=False)
+    with pytest.raises(D.DataError) as info:
+        D.find_fashion_mnist(apt_get=True)
+    message = str(info.value)
+    assert (
+        "apt-get install dataset-fashion-mnist: failed (exit status 100): "
+        "E: Unable to locate package dataset-fashion-mnist" in message
+    )
+    assert (
+        f"download by torchvision into {nowhere.root}: RuntimeError: Error downloading "
+        "train-images-idx3-ubyte.gz: Tried http://example.invalid/, got: "
+        "<urlopen error [Errno -2] Name or service not known>" in message
+    )
+    assert "sudo apt-get install dataset-fashion-mnist" in message
+    assert len(capsys.readouterr().out.splitlines()) == 1  # the one line saying apt-get runs
+
+
+def test_library_calls_never_run_apt_get(nowhere, monkeypatch):
+    _as_user(monkeypatch, 0)
+    _fake_apt(nowhere, package_known=True)
+    with pytest.raises(D.DataError) as info:
+        D.load_fashion_mnist()
+    assert _calls(nowhere) == []
+    message = str(info.value)
+    assert "apt-get install dataset-fashion-mnist: not run by library calls" in message
+    assert "Fixes: run `python -m resnet_helpers.data` (`make data`)" in message
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_command_line_when_everything_fails(tmp_path):
+    """`python -m resnet_helpers.data` with nothing anywhere, no apt-get and no network (the download
+    goes through a proxy on a closed loopback port): one message naming every place, status 1."""
+    notebooks = tmp_path / "work" / "notebooks"
+    notebooks.mkdir(parents=True)
+    (tmp_path / "bin").mkdir()
+    proxy = f"http://127.0.0.1:{_closed_port()}"
+    env = {k: v for k, v in os.environ.items() if k not in ("FASHION_MNIST_DIR", "no_proxy", "NO_PROXY")}
+    env.update(
+        PATH=str(tmp_path / "bin"),
+        PYTHONPATH=str(Path(__file__).resolve().parents[1]),
+        RESNET_DATA_ROOT=str(tmp_path / "root"),
+        RESNET_DEBIAN_DIR=str(tmp_path / "debian"),
+        http_proxy=proxy,
+        https_proxy=proxy,
+        HTTP_PROXY=proxy,
+        HTTPS_PROXY=proxy,
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "resnet_helpers.data"],
+        cwd=notebooks,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert result.stdout == ""
+    message = result.stderr  # the one message: no traceback, no warning
+    assert message.startswith("error: Fashion-MNIST not found.") and "Traceback" not in message
+    for line in (
+        "error: Fashion-MNIST not found. Tried, in order:",
+        "  FASHION_MNIST_DIR: not set",
+        f"  project cache: {tmp_path / 'root' / 'FashionMNIST' / 'raw'}",
+        f"  d2l cache (../data): {tmp_path / 'work' / 'data' / 'FashionMNIST' / 'raw'}",
+        f"  Debian dataset-fashion-mnist: {tmp_path / 'debian'}",
+        "  apt-get install dataset-fashion-mnist: skipped: no apt-get here (not Debian/Ubuntu)",
+    ):
+        assert line in message.splitlines(), message
+    assert f"  download by torchvision into {tmp_path / 'root'}: RuntimeError: Error downloading" in message
+    fixes = message.splitlines()[-1]
+    assert fixes.startswith("Fixes: on Debian/Ubuntu `sudo apt-get install dataset-fashion-mnist`")
+    assert "FASHION_MNIST_DIR to it" in fixes and "run `python -m resnet_helpers.data` again" in fixes
+
+
+def test_seeding_from_a_folder_missing_a_file_names_the_file(tmp_path, fmnist):
+    """Regression: a source folder without one of the four files raised AttributeError
+    ('NoneType' object has no attribute 'suffix') instead of a DataError naming the file."""
+    source = _copy_source(tmp_path, fmnist)
+    missing = list(D.FILES)[0]
+    D._file_in(source, missing).unlink()
+    with pytest.raises(D.DataError, match=missing):
+        D.seed_torchvision_cache(tmp_path / "root", source)

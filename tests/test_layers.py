@@ -34,7 +34,8 @@ def test_the_training_command_line_pulls_in_no_plotting():
     code = (
         "import sys\n"
         "import resnet_helpers.training.cli\n"
-        "print([m for m in sys.modules if m.startswith(('matplotlib', 'ipywidgets', 'resnet_helpers.lessons'))])\n"
+        "print([m for m in sys.modules\n"
+        "       if m.startswith(('matplotlib', 'ipywidgets', 'resnet_helpers.lessons'))])\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]", out

@@ -9,8 +9,8 @@ import torch
 from resnet_helpers import ResNetConfig, build_resnet, choose_precision
 from resnet_helpers.lessons.training import confusion_matrix, plot_confusion_matrix, show_mistakes
 from resnet_helpers.profiles import Precision
-from resnet_helpers.training.cli import main
 from resnet_helpers.training.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
+from resnet_helpers.training.cli import main
 from resnet_helpers.training.course import subset_loader
 from resnet_helpers.training.device_data import (
     DeviceData,
