@@ -6,8 +6,11 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 DATA := data/FashionMNIST/raw/.verified
+# Both books' d2l, side by side (--no-deps), for tests/test_d2l_versions.py: 0.17.6 is the
+# Chinese edition's, 1.0.3 the English one's (the one installed in the venv).
+D2L_VERSIONS := build/d2l/0.17.6/.stamp build/d2l/1.0.3/.stamp
 
-.PHONY: install data lab test test-browser lint unit nbval notebooks bench clean
+.PHONY: install data lab test test-browser lint unit nbval notebooks bench zh clean
 
 install: $(STAMP)
 
@@ -19,6 +22,10 @@ $(STAMP): pyproject.toml
 	touch $@
 
 data: $(DATA)
+
+build/d2l/%/.stamp: $(STAMP)
+	$(PY) -m pip install -q --no-deps --upgrade --target build/d2l/$* d2l==$*
+	touch $@
 
 $(DATA): $(STAMP)
 	$(PY) -m resnet_helpers.data
@@ -39,7 +46,7 @@ lab: install data
 lint: install
 	$(PY) -m ruff check .
 
-unit: install data
+unit: install data $(D2L_VERSIONS)
 	$(PY) -m pytest -q tests --ignore=tests/browser
 
 nbval: install data
@@ -57,6 +64,11 @@ notebooks: install data
 		../$(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
 			--ExecutePreprocessor.timeout=3600 "$$nb" || exit 1; \
 	done
+
+# The Chinese edition: notebooks/zh/ rebuilt from the English notebooks and the translations in
+# notebooks/zh/translations/ (never executed on its own; tests/test_zh.py checks it is current).
+zh: install
+	$(PY) -m resnet_helpers.zh --write
 
 bench: install data
 	$(PY) -m resnet_helpers.training.bench

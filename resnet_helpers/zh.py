@@ -1,0 +1,155 @@
+"""The Chinese edition (中文版), `notebooks/zh/`: built from the English notebooks, never run on its own.
+
+A Chinese notebook is its English notebook with every markdown cell replaced by a translation:
+code cells, their tags and their saved outputs are the English notebook's own, so the two
+editions always run the same code and show the same numbers. Translations live in
+`notebooks/zh/translations/<notebook>.md`, one block per markdown cell, keyed by the cell's id
+and recording which English text it was made from (the first 12 hex digits of its SHA-1):
+
+    <!-- cell 2fd30304 | en 1a2b3c4d5e6f -->
+    # 从这里开始 ...
+
+    python -m resnet_helpers.zh            # check: stale or missing translations, out-of-date notebooks
+    python -m resnet_helpers.zh --write    # rebuild notebooks/zh/*.ipynb (`make zh`)
+    python -m resnet_helpers.zh --todo NB  # print blocks to translate: new cells and changed ones (with
+                                           # the English text), ready to paste into the translation file
+
+When an English markdown cell changes, its translation goes stale: the check names the cell, and
+the build keeps the old translation until someone updates it (it never shows English silently).
+This is a maintainer's tool: it works in a source checkout, like `colab.py`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from .colab import BADGE_PREFIX, badge, notebooks, repo_slug
+
+ROOT = Path(__file__).resolve().parents[1]
+EN = ROOT / "notebooks"
+ZH = EN / "zh"
+MARKER = re.compile(r"^<!-- cell (?P<id>[\w-]+) \| en (?P<en>[0-9a-f]{12}) -->[ \t]*$", re.M)
+
+
+@dataclass
+class Translation:
+    cell_id: str
+    en_hash: str
+    text: str
+
+
+def en_hash(source: str) -> str:
+    """What a translation records of the English text it was made from."""
+    return hashlib.sha1(source.encode("utf-8")).hexdigest()[:12]
+
+
+def read_translations(path: Path) -> dict[str, Translation]:
+    """{cell id: Translation} of one translation file (empty when there is none yet)."""
+    if not path.exists():
+        return {}
+    text = path.read_text(encoding="utf-8")
+    marks = list(MARKER.finditer(text))
+    found = {}
+    ends = [m.start() for m in marks[1:]] + [len(text)] if marks else []
+    for mark, end in zip(marks, ends, strict=True):
+        body = text[mark.end() : end].strip("\n")
+        found[mark["id"]] = Translation(mark["id"], mark["en"], body)
+    return found
+
+
+def translation_file(notebook: Path) -> Path:
+    return ZH / "translations" / (notebook.stem + ".md")
+
+
+def _with_badge(source: str, name: str, slug: str) -> str:
+    """The first cell's badge, pointing to the Chinese notebook itself."""
+    lines = [line for line in source.splitlines() if not line.startswith(BADGE_PREFIX)]
+    at = 1 if lines and lines[0].startswith("#") else 0
+    lines[at:at] = ["", badge(slug, f"zh/{name}"), ""] if at else [badge(slug, f"zh/{name}"), ""]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n")
+
+
+def build(notebook: Path, translations: dict[str, Translation], slug: str):
+    """(the Chinese notebook, problems): problems name missing and stale translations."""
+    nb = nbformat.read(notebook, as_version=4)
+    problems = []
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "markdown":
+            continue
+        t = translations.get(cell.get("id"))
+        if t is None:
+            problems.append(f"{notebook.name}: markdown cell {cell.get('id')} (#{index}) has no translation")
+            continue
+        if t.en_hash != en_hash(cell.source):
+            problems.append(
+                f"{notebook.name}: markdown cell {cell.id} (#{index}) changed in English since it was "
+                f"translated (translated from {t.en_hash}, now {en_hash(cell.source)})"
+            )
+        cell.source = _with_badge(t.text, notebook.name, slug) if index == 0 else t.text
+    nb.metadata["zh_edition"] = {"built_from": f"../{notebook.name}", "by": "python -m resnet_helpers.zh"}
+    return nb, problems
+
+
+def check(slug: str | None = None) -> list[str]:
+    """Every problem of the Chinese edition: translations missing or stale, notebooks out of date."""
+    slug = slug or repo_slug()
+    problems = []
+    for notebook in notebooks(EN):
+        nb, found = build(notebook, read_translations(translation_file(notebook)), slug)
+        problems += found
+        target = ZH / notebook.name
+        if not target.exists():
+            problems.append(f"zh/{notebook.name} is missing: run `make zh`")
+        elif target.read_text(encoding="utf-8") != nbformat.writes(nb) + "\n":
+            problems.append(f"zh/{notebook.name} differs from what the build gives: run `make zh`")
+    return problems
+
+
+def write(slug: str | None = None) -> list[str]:
+    """Rebuild every Chinese notebook; returns the problems found on the way."""
+    slug = slug or repo_slug()
+    problems = []
+    for notebook in notebooks(EN):
+        nb, found = build(notebook, read_translations(translation_file(notebook)), slug)
+        problems += found
+        (ZH / notebook.name).write_text(nbformat.writes(nb) + "\n", encoding="utf-8")
+    return problems
+
+
+def todo(notebook: Path) -> str:
+    """Blocks to translate for `notebook`: cells without a translation or with a stale one."""
+    translations = read_translations(translation_file(notebook))
+    nb = nbformat.read(notebook, as_version=4)
+    blocks = []
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            t = translations.get(cell.id)
+            if t is None or t.en_hash != en_hash(cell.source):
+                blocks.append(f"<!-- cell {cell.id} | en {en_hash(cell.source)} -->\n{cell.source}\n")
+    return "\n".join(blocks)
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--todo"]:
+        for name in argv[1:]:
+            print(todo(EN / Path(name).name))
+        return 0
+    if argv[:1] == ["--write"]:
+        ZH.mkdir(exist_ok=True)
+        problems = write()
+    else:
+        problems = check()
+    agrees = f"the Chinese edition agrees with the {len(notebooks(EN))} English notebooks"
+    print("\n".join(problems) or agrees)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""The Chinese edition's build: translations replace markdown only; stale ones are named."""
+
+import nbformat
+import pytest
+
+from resnet_helpers import zh
+
+SLUG = "owner/repo"
+
+
+def _notebook(path, markdown=("# Title\n\nIntro", "## Part 2")):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell(m) for m in markdown]
+    code = nbformat.v4.new_code_cell("print(1 + 1)", metadata={"tags": ["nbval-check-output"]})
+    code.outputs = [nbformat.v4.new_output("stream", name="stdout", text="2\n")]
+    nb.cells.insert(1, code)
+    for i, cell in enumerate(nb.cells):
+        cell.id = f"c{i}"
+    nbformat.write(nb, path)
+    return nb
+
+
+def _translate(nb, texts):
+    blocks = []
+    for cell, text in zip([c for c in nb.cells if c.cell_type == "markdown"], texts, strict=True):
+        blocks.append(f"<!-- cell {cell.id} | en {zh.en_hash(cell.source)} -->\n{text}\n")
+    return {t.cell_id: t for t in _parse("\n".join(blocks))}
+
+
+def _parse(text, tmp=None):
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "t.md"
+        path.write_text(text, encoding="utf-8")
+        return list(zh.read_translations(path).values())
+
+
+def test_build_keeps_code_outputs_and_tags_and_replaces_markdown(tmp_path):
+    path = tmp_path / "01_x.ipynb"
+    nb = _notebook(path)
+    built, problems = zh.build(path, _translate(nb, ["# 标题\n\n介绍", "## 第二部分"]), SLUG)
+    assert problems == []
+    assert built.cells[1] == nb.cells[1]  # the code cell, its tags and its output: the English ones
+    assert built.cells[0].source.startswith("# 标题\n\n[![Open In Colab]")
+    assert "notebooks/zh/01_x.ipynb" in built.cells[0].source  # the badge points to itself
+    assert built.cells[2].source == "## 第二部分"
+
+
+def test_a_changed_english_cell_is_named_stale(tmp_path):
+    path = tmp_path / "01_x.ipynb"
+    nb = _notebook(path)
+    translations = _translate(nb, ["# 标题", "## 第二部分"])
+    _notebook(path, markdown=("# Title\n\nIntro", "## Part 2, revised"))
+    built, problems = zh.build(path, translations, SLUG)
+    assert len(problems) == 1 and "cell c2" in problems[0] and "changed in English" in problems[0]
+    assert built.cells[2].source == "## 第二部分"  # the old translation stays until updated
+
+
+def test_a_missing_translation_is_named(tmp_path):
+    path = tmp_path / "01_x.ipynb"
+    nb = _notebook(path)
+    translations = _translate(nb, ["# 标题", "## 第二部分"])
+    del translations["c0"]
+    _, problems = zh.build(path, translations, SLUG)
+    assert problems == ["01_x.ipynb: markdown cell c0 (#0) has no translation"]
+
+
+def test_translation_files_round_trip_multiline_blocks():
+    text = (
+        "<!-- cell a1 | en 0123456789ab -->\n第一段\n\n第二段\n\n"
+        "<!-- cell b2 | en ba9876543210 -->\n表格\n"
+    )
+    found = {t.cell_id: t for t in _parse(text)}
+    assert found["a1"].text == "第一段\n\n第二段" and found["a1"].en_hash == "0123456789ab"
+    assert found["b2"].text == "表格"
+
+
+@pytest.mark.parametrize("bad", ["<!-- cell a1 | en xyz -->\n文本\n", "no markers at all\n"])
+def test_text_outside_a_marked_block_is_not_a_translation(bad):
+    assert _parse(bad) == []
