@@ -96,14 +96,19 @@ def build(notebook: Path, translations: dict[str, Translation], slug: str):
     return nb, problems
 
 
+def _built(slug: str):
+    """(English notebook, its Chinese notebook, problems) for every notebook of the collection."""
+    for notebook in notebooks(EN):
+        nb, problems = build(notebook, read_translations(translation_file(notebook)), slug)
+        yield notebook, nb, problems
+
+
 def check(slug: str | None = None) -> list[str]:
     """Every problem of the Chinese edition: translations missing or stale, notebooks out of date."""
-    slug = slug or repo_slug()
     problems = []
-    for notebook in notebooks(EN):
-        nb, found = build(notebook, read_translations(translation_file(notebook)), slug)
-        problems += found
+    for notebook, nb, found in _built(slug or repo_slug()):
         target = ZH / notebook.name
+        problems += found
         if not target.exists():
             problems.append(f"zh/{notebook.name} is missing: run `make zh`")
         elif target.read_text(encoding="utf-8") != nbformat.writes(nb) + "\n":
@@ -113,12 +118,10 @@ def check(slug: str | None = None) -> list[str]:
 
 def write(slug: str | None = None) -> list[str]:
     """Rebuild every Chinese notebook; returns the problems found on the way."""
-    slug = slug or repo_slug()
     problems = []
-    for notebook in notebooks(EN):
-        nb, found = build(notebook, read_translations(translation_file(notebook)), slug)
-        problems += found
+    for notebook, nb, found in _built(slug or repo_slug()):
         (ZH / notebook.name).write_text(nbformat.writes(nb) + "\n", encoding="utf-8")
+        problems += found
     return problems
 
 

@@ -1,5 +1,6 @@
 """The house: lessons -> training -> core, never upwards; a light `import resnet_helpers`."""
 
+import ast
 import shutil
 import subprocess
 import sys
@@ -17,28 +18,27 @@ def test_import_contracts_hold():
     assert "0 broken" in done.stdout
 
 
-def test_importing_the_core_pulls_in_no_training_lessons_or_plotting():
+def _modules_imported_by(statement: str, prefixes: tuple) -> list[str]:
+    """Modules starting with `prefixes` that `statement` imports beyond what torch imports itself."""
     code = (
         "import sys, torch\n"
-        "before = set(sys.modules)\n"  # torch itself imports tqdm, for one
-        "import resnet_helpers\n"
-        "bad = [m for m in set(sys.modules) - before if m.startswith(('resnet_helpers.training',"
-        " 'resnet_helpers.lessons', 'matplotlib', 'tqdm', 'ipywidgets', 'pandas'))]\n"
-        "print(sorted(bad))\n"
+        "before = set(sys.modules)\n"
+        f"{statement}\n"
+        f"print(sorted(m for m in set(sys.modules) - before if m.startswith({prefixes!r})))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "[]", out
+    return ast.literal_eval(out)
+
+
+def test_importing_the_core_pulls_in_no_training_lessons_or_plotting():
+    heavy = ("resnet_helpers.training", "resnet_helpers.lessons", "matplotlib", "tqdm", "ipywidgets")
+    heavy += ("pandas",)
+    assert _modules_imported_by("import resnet_helpers", heavy) == []
 
 
 def test_the_training_command_line_pulls_in_no_plotting():
-    code = (
-        "import sys\n"
-        "import resnet_helpers.training.cli\n"
-        "print([m for m in sys.modules\n"
-        "       if m.startswith(('matplotlib', 'ipywidgets', 'resnet_helpers.lessons'))])\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "[]", out
+    heavy = ("matplotlib", "ipywidgets", "resnet_helpers.lessons")
+    assert _modules_imported_by("import resnet_helpers.training.cli", heavy) == []
 
 
 def test_no_module_is_longer_than_a_screenful_or_four():
