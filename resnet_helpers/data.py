@@ -385,9 +385,17 @@ def prepare(root: str | Path | None = None) -> Path:
 
 
 def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m resnet_helpers.data",
+        description="Find (or install, or download) Fashion-MNIST, verify it by MD5, and seed the "
+        "torchvision/d2l cache under ROOT.",
+    )
+    parser.add_argument("root", nargs="?", help="the data root (default: RESNET_DATA_ROOT, else <repo>/data)")
+    args = parser.parse_args(argv)
     try:
-        prepare(argv[0] if argv else None)
+        prepare(args.root)
     except DataError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
