@@ -1,27 +1,32 @@
-"""The trainer: it learns, resumes exactly, survives damaged checkpoints, picks its precision."""
+"""The trainer: it learns, resumes exactly, survives damaged checkpoints, steps in its precision."""
 
+import math
 import re
 
 import matplotlib
 import pytest
 import torch
+from torch import nn
 
 from resnet_helpers import ResNetConfig, build_resnet, choose_precision
+from resnet_helpers.blocks import Residual
 from resnet_helpers.lessons.training import confusion_matrix, plot_confusion_matrix, show_mistakes
 from resnet_helpers.profiles import Precision
 from resnet_helpers.training.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
-from resnet_helpers.training.cli import main
 from resnet_helpers.training.course import subset_loader
 from resnet_helpers.training.device_data import (
     DeviceData,
     augment,
     autocast,
+    batch_bounds,
     make_grad_scaler,
     to_input,
     tune_cpu_allocator,
 )
+from resnet_helpers.training.interrupts import TrainingInterrupted
 from resnet_helpers.training.live_plot import plot_history
-from resnet_helpers.training.recipes import RECIPES, RunSettings, run_settings
+from resnet_helpers.training.recipes import RECIPES, Recipe, RunSettings, init_weights, run_settings
+from resnet_helpers.training.runtime import cudnn_benchmark
 from resnet_helpers.training.trainer import Trainer, train_resnet
 
 matplotlib.use("Agg")
@@ -48,7 +53,8 @@ def test_trainer_learns_on_a_tiny_slice(data):
     assert len(result.history["test_acc"]) == 4 and len(loss) == 20  # 5 points per epoch, like d2l
     assert result.images_seen == 4 * 512 and result.images_per_s > 0
     row = result.row()
-    assert row["precision"] == choose_precision("cpu").name and row["epochs"] == 4
+    assert row["precision"] == result.precision and row["epochs"] == 4
+    assert row["wall time (s)"] == round(sum(result.history["wall_time"]), 1) > 0
 
 
 def test_course_recipe_is_the_books(data):
@@ -85,41 +91,159 @@ def test_resume_reproduces_the_uninterrupted_run(data, tmp_path, monkeypatch):
         return original_step(self, X, y)
 
     monkeypatch.setattr(Trainer, "train_step", flaky_step)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(TrainingInterrupted) as interrupted:
         train_resnet(TINY, "improved", settings, data=data, checkpoint=tmp_path / "b.pt", **quiet())
     monkeypatch.setattr(Trainer, "train_step", original_step)
-    assert load_checkpoint(tmp_path / "b.pt")["epoch"] == 1
+    assert isinstance(interrupted.value, KeyboardInterrupt)  # "Run all" in a notebook stops here
+    assert interrupted.value.saved_epoch == 1 and interrupted.value.resumable
+    assert str(tmp_path / "b.pt") in str(interrupted.value) and "resume=True" in str(interrupted.value)
+    assert interrupted.value.__suppress_context__  # no second traceback of where the interrupt hit
+    saved = load_checkpoint(tmp_path / "b.pt")
+    assert saved["epoch"] == 1
 
     torch.manual_seed(1234)  # the global RNG state must not matter: the checkpoint restores it
     resumed = train_resnet(
         TINY, "improved", settings, data=data, checkpoint=tmp_path / "b.pt", resume=True, **quiet()
     )
     assert resumed.resumed_from == 1
+    assert resumed.history["wall_time"][0] == saved["history"]["wall_time"][0]  # the first session's
     assert _same_state(straight.net.state_dict(), resumed.net.state_dict())
     assert straight.history["test_acc"] == resumed.history["test_acc"]
     assert straight.history["train_loss"] == resumed.history["train_loss"]
 
 
-def test_resume_loads_the_checkpoint_to_the_cpu(data, tmp_path, monkeypatch):
-    """On a GPU the trainer once loaded checkpoints with map_location=cuda, which moved the saved
-    CPU RNG state there, and torch.set_rng_state refused it ("RNG state must be a
-    torch.ByteTensor": notebook 04 on an H200). The state must be loaded to the CPU whatever
-    the device; load_state_dict copies weights and optimiser state to the device."""
-    import resnet_helpers.training.trainer as train_module
-
+def test_load_state_dict_restores_rng_and_loads_into_the_trainers_tensors(data, tmp_path):
+    """A checkpoint loaded with map_location="cpu" (as fit() loads it: the RNG state must stay a
+    CPU tensor, or torch.set_rng_state refuses it on a GPU machine) restores the RNG state, and
+    weights and optimiser state land in the trainer's own tensors, on the trainer's device."""
     path = tmp_path / "d.pt"
-    train_resnet(TINY, "course", SIZES.replace(epochs=1), data=data, checkpoint=path, **quiet())
-    seen = []
-    original = train_module.load_checkpoint
+    train_resnet(TINY, "improved", SIZES.replace(epochs=1), data=data, checkpoint=path, **quiet())
+    state = load_checkpoint(path, map_location="cpu")
+    torch.manual_seed(1234)  # another RNG state than the saved one
+    assert not torch.equal(torch.get_rng_state(), state["rng"]["torch"])
+    trainer = Trainer(
+        build_resnet(TINY), data, "improved", SIZES.replace(epochs=1), checkpoint=path, **quiet()
+    )
+    params = list(trainer.net.parameters())
+    trainer.load_state_dict(state)
+    assert torch.equal(torch.get_rng_state(), state["rng"]["torch"])
+    assert all(a is b for a, b in zip(params, trainer.net.parameters(), strict=True))  # copied in place
+    assert _same_state(trainer.net.state_dict(), state["model"])
+    momentum = [s["momentum_buffer"] for s in trainer.optimizer.state.values()]
+    assert len(momentum) == len(params)
+    assert all(m.device == p.device == trainer.device for m, p in zip(momentum, params, strict=True))
+    assert trainer.epoch == trainer.saved_epoch == 1
 
-    def spy(p, map_location="cpu"):
-        seen.append(map_location)
-        return original(p, map_location=map_location)
 
-    monkeypatch.setattr(train_module, "load_checkpoint", spy)
-    train_resnet(TINY, "course", SIZES.replace(epochs=1), data=data, checkpoint=path, resume=True, **quiet())
-    # "cpu" itself, not the trainer's device (which is the CPU here too, so compare the value).
-    assert len(seen) == 1 and isinstance(seen[0], str) and seen[0] == "cpu", seen
+def test_a_module_is_trained_as_given(data):
+    """Issue 12: train_resnet(module) re-initialised the module (course recipe: Xavier)."""
+    net = build_resnet(TINY)
+    before = {name: p.detach().clone() for name, p in net.named_parameters()}
+    lines = []
+    frozen = Recipe("frozen", lr=0.0)  # the course recipe's Xavier init, but steps change nothing
+    result = train_resnet(net, frozen, SIZES.replace(epochs=1), data=data, **quiet(log=lines.append))
+    assert all(torch.equal(p, before[name]) for name, p in net.named_parameters())
+    assert "trained as it is" in lines[0] and "init_weights" in lines[0]
+    assert any("not re-initialised" in note for note in result.notes)
+
+
+def test_improved_recipe_trains_a_module_that_is_not_our_resnet(data):
+    """Issue 12: the improved recipe crashed with AttributeError 'zero_init_residual_' on a module
+    that is not our ResNet; its zero-init now works on any module with residual blocks."""
+
+    def small_cnn():
+        return nn.Sequential(
+            nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 10),
+        )  # fmt: skip
+
+    result = train_resnet(small_cnn(), "improved", SIZES.replace(epochs=1), data=data, **quiet())
+    assert result.model == "Sequential" and len(result.history["test_acc"]) == 1
+    assert init_weights(small_cnn(), RECIPES["improved"])[0].endswith("no residual branch was zeroed")
+    with_blocks = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), Residual(8, 8), Residual(8, 8))
+    assert init_weights(with_blocks, RECIPES["improved"]) == []
+    for block in with_blocks[1:]:
+        last = [layer for layer in block.branch_layers() if hasattr(layer, "weight")][-1]
+        assert not last.weight.any() and not last.bias.any()
+
+
+def test_a_finished_run_resumed_reports_the_original_figures(data, tmp_path):
+    """Issue 12: resuming a finished run divided all epochs' images by this session's few
+    milliseconds (37,080 images/s for a 3,111 images/s run)."""
+    path = tmp_path / "w.pt"
+    first = train_resnet(TINY, "course", SIZES, data=data, checkpoint=path, **quiet())
+    again = train_resnet(TINY, "course", SIZES, data=data, checkpoint=path, resume=True, **quiet())
+    assert again.resumed_from == SIZES.epochs
+    assert again.row() == first.row()
+    assert again.wall_time == first.wall_time and again.session_time < first.wall_time
+    assert again.images_per_s == first.images_per_s
+
+    # A checkpoint from before wall times were saved: not comparable, so NaN rather than a guess.
+    state = torch.load(path, weights_only=True)
+    del state["history"]["wall_time"]
+    save_checkpoint(path, state)
+    old = train_resnet(TINY, "course", SIZES, data=data, checkpoint=path, resume=True, **quiet())
+    assert math.isnan(old.wall_time) and math.isnan(old.row()["images/s (wall clock)"])
+
+
+def test_a_last_batch_of_one_image_joins_the_batch_before():
+    """Issue 12: --train-size 257 --batch-size 256 at 28x28 crashed BatchNorm ("Expected more
+    than 1 value per channel when training"): ResNet-18's last stage is 1x1 there."""
+    assert batch_bounds(257, 256) == [(0, 257)]
+    assert batch_bounds(513, 256) == [(0, 256), (256, 513)]
+    assert batch_bounds(258, 256) == [(0, 256), (256, 258)] and batch_bounds(1, 256) == [(0, 1)]
+    small = DeviceData("cpu", train_size=257, test_size=64)
+    assert [len(y) for _, y in small.train_batches(256, 28)] == [257] and small.num_batches(256) == 1
+    settings = RunSettings(epochs=1, batch_size=256, resolution=28, train_size=257, test_size=64)
+    result = train_resnet("resnet18", "course", settings, data=small, **quiet())
+    assert len(result.history["test_acc"]) == 1 and result.images_seen == 257
+    # The one-cycle schedule is sized by num_batches: a mismatch would make it step too often.
+    odd = DeviceData("cpu", train_size=129, test_size=64)
+    assert [len(y) for _, y in odd.train_batches(16, 28, epoch=1)] == [16] * 7 + [17]
+    train_resnet(TINY, "improved", SIZES.replace(epochs=2, batch_size=16), data=odd, **quiet())
+
+
+def test_the_trainer_leaves_process_settings_alone(data, monkeypatch):
+    """Issue 12: Trainer.__init__ tuned glibc's allocator for the whole process and turned
+    cudnn.benchmark on for good. Now only on request, and cuDNN's only while fit() runs."""
+    import resnet_helpers.training.trainer as trainer_module
+
+    calls = []
+    monkeypatch.setattr(trainer_module, "tune_cpu_allocator", lambda: calls.append(1) or "tuned")
+    benchmark = torch.backends.cudnn.benchmark
+    trainer = Trainer(build_resnet(TINY), data, "course", SIZES.replace(epochs=1), **quiet())
+    trainer.fit()
+    assert calls == [] and not any("allocator" in note for note in trainer.notes)
+    assert torch.backends.cudnn.benchmark == benchmark
+    asked = Trainer(build_resnet(TINY), data, "course", SIZES, tune_allocator=True, **quiet())
+    assert calls == [1] and "CPU allocator: tuned" in asked.notes
+
+
+def test_cudnn_benchmark_is_on_only_inside_the_block():
+    before = torch.backends.cudnn.benchmark
+    with cudnn_benchmark(not before):
+        assert torch.backends.cudnn.benchmark == (not before)
+    assert torch.backends.cudnn.benchmark == before
+    with pytest.raises(KeyboardInterrupt), cudnn_benchmark(not before):
+        raise KeyboardInterrupt
+    assert torch.backends.cudnn.benchmark == before
+
+
+def test_an_interrupt_without_a_checkpoint_says_nothing_was_saved(data, monkeypatch):
+    def interrupt(self, X, y):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Trainer, "train_step", interrupt)
+    with pytest.raises(TrainingInterrupted, match="no checkpoint path was given") as e:
+        train_resnet(TINY, "course", SIZES, data=data, **quiet())
+    assert not e.value.resumable
+    assert e.value._render_traceback_() == [f"TrainingInterrupted: {e.value}"]  # one line in IPython
+
+
+def test_report_memory_adds_the_resident_memory_to_each_epoch_line(data):
+    lines = []
+    train_resnet(TINY, "course", SIZES, data=data, report_memory=True, **quiet(log=lines.append))
+    assert len(lines) == 2 and all(re.search(r"RSS [\d,]+ MiB \(peak [\d,]+ MiB\)$", x) for x in lines)
 
 
 def test_resume_without_a_checkpoint_starts_fresh(data, tmp_path):
@@ -193,14 +317,45 @@ def test_precision_sets_autocast_and_scaler(name, dtype, scaler):
     assert make_grad_scaler(cpu, precision).is_enabled() == scaler
 
 
-def test_trainer_uses_the_chosen_precision_and_bf16_steps_run(data):
-    trainer = Trainer(build_resnet(TINY), data, "course", SIZES, **quiet())
-    assert trainer.precision == choose_precision("cpu")
-    bf16 = choose_precision("cpu", cpu_bf16=True)
-    trainer = Trainer(build_resnet(TINY), data, "course", SIZES, precision=bf16, **quiet())
+def _output_dtypes(trainer, X, y, steps=1):
+    dtypes = []
+    hook = trainer.net.fc.register_forward_hook(lambda module, inputs, output: dtypes.append(output.dtype))
+    for _ in range(steps):
+        trainer.train_step(X, y)
+    hook.remove()
+    return dtypes
+
+
+def test_trainer_steps_in_the_precision_it_is_given(data):
     X, y = next(data.train_batches(8, 28))
-    trainer.train_step(X, y)
-    assert trainer._sums[2].item() == 8 and torch.isfinite(trainer._sums[0])
+    for precision, dtype in [
+        (choose_precision("cpu", cpu_bf16=True), torch.bfloat16),
+        (choose_precision("cpu", cpu_bf16=False), torch.float32),
+    ]:
+        trainer = Trainer(build_resnet(TINY), data, "course", SIZES, precision=precision, **quiet())
+        assert _output_dtypes(trainer, X, y) == [dtype], precision
+        assert trainer._sums[2].item() == 8 and torch.isfinite(trainer._sums[0])
+
+
+def test_fp16_steps_with_a_grad_scaler(data):
+    """The T4/V100 path (fp16 autocast + GradScaler), run on the CPU's fp16 autocast."""
+    fp16 = Precision("fp16", torch.float16, True, "test")
+    trainer = Trainer(build_resnet(TINY), data, "course", SIZES, precision=fp16, **quiet())
+    assert trainer.scaler.is_enabled()
+    before = [p.detach().clone() for p in trainer.net.parameters()]
+    X, y = next(data.train_batches(16, 28))
+    assert _output_dtypes(trainer, X, y, steps=3) == [torch.float16] * 3
+    assert math.isfinite(trainer.scaler.get_scale()) and trainer.scaler.get_scale() > 0
+    assert torch.isfinite(trainer._sums[0])
+    moved = [not torch.equal(a, b) for a, b in zip(before, trainer.net.parameters(), strict=True)]
+    assert all(moved[:1]) and sum(moved) > len(moved) // 2  # the scaler unscaled and stepped
+
+
+@pytest.mark.slow
+def test_compile_trains_one_epoch(data):
+    result = train_resnet(TINY, "course", SIZES.replace(epochs=1), data=data, compile=True, **quiet())
+    assert len(result.history["train_loss"]) == 5 and all(map(math.isfinite, result.history["train_loss"]))
+    assert result.test_acc > 0.1
 
 
 def test_batches_are_made_on_the_device_and_reproducible(data):
@@ -280,18 +435,3 @@ def test_figures():
     images = torch.zeros(4, 28, 28)
     assert show_mistakes(images, pred, true, ["a", "b", "c"], rows=1, cols=2) is not None
     assert show_mistakes(images, true, true, ["a", "b", "c"]) is None
-
-
-def test_command_line(tmp_path, capsys):
-    path = tmp_path / "cli.pt"
-    args = ["--recipe", "course", "--profile", "smoke", "--epochs", "1", "--train-size", "128"]
-    assert main([*args, "--checkpoint", str(path)]) == 0
-    out = capsys.readouterr().out.strip().splitlines()
-    assert out[1].startswith("epoch 1/1: loss")
-    assert re.fullmatch(r"test acc 0\.\d{3}", out[-1])
-    assert main([*args, "--checkpoint", str(path), "--resume"]) == 0
-    out = capsys.readouterr().out
-    assert "resumed from" in out and re.search(r"test acc 0\.\d{3}\n$", out)
-    path.write_bytes(b"garbage")
-    assert main([*args, "--checkpoint", str(path), "--resume"]) == 1
-    assert "corrupt or truncated" in capsys.readouterr().err

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import math
 import sys
 
 import torch
@@ -19,7 +18,15 @@ import torch.nn.functional as F
 from ..data import load_fashion_mnist
 from ..profiles import Precision, choose_device
 
-__all__ = ["DeviceData", "to_input", "augment", "autocast", "make_grad_scaler", "tune_cpu_allocator"]
+__all__ = [
+    "DeviceData",
+    "batch_bounds",
+    "to_input",
+    "augment",
+    "autocast",
+    "make_grad_scaler",
+    "tune_cpu_allocator",
+]
 
 
 class DeviceData:
@@ -54,17 +61,20 @@ class DeviceData:
         return len(self.test_labels)
 
     def num_batches(self, batch_size: int) -> int:
-        return math.ceil(self.num_train / batch_size)
+        return len(batch_bounds(self.num_train, batch_size))
 
     def generator(self, seed: int, epoch: int) -> torch.Generator:
         return torch.Generator(device=self.device).manual_seed(seed * 100_003 + epoch)
 
     def train_batches(self, batch_size, resolution, epoch=0, seed=0, flip=False, translate=0):
-        """Shuffled (X, y) batches: X float (B, 1, R, R) in [0, 1], channels_last."""
+        """Shuffled (X, y) batches: X float (B, 1, R, R) in [0, 1], channels_last.
+
+        Every image once per epoch; a last batch of a single image joins the one before it
+        (`batch_bounds`): BatchNorm cannot train on one image."""
         g = self.generator(seed, epoch)
         order = torch.randperm(self.num_train, generator=g, device=self.device)
-        for start in range(0, self.num_train, batch_size):
-            idx = order[start : start + batch_size]
+        for start, stop in batch_bounds(self.num_train, batch_size):
+            idx = order[start:stop]
             images = self.train_images[idx]
             if translate or flip:
                 images = augment(images, g, flip=flip, translate=translate)
@@ -74,6 +84,18 @@ class DeviceData:
         for start in range(0, self.num_test, batch_size):
             images = self.test_images[start : start + batch_size]
             yield to_input(images, resolution), self.test_labels[start : start + batch_size]
+
+
+def batch_bounds(n: int, batch_size: int) -> list[tuple[int, int]]:
+    """(start, stop) of each batch of `n` examples: full batches, then the rest; a rest of one
+    example is merged into the batch before (in training BatchNorm needs more than one value per
+    channel: "Expected more than 1 value per channel" at a 1x1 stage)."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be 1 or more, not {batch_size}.")
+    bounds = [(start, min(start + batch_size, n)) for start in range(0, n, batch_size)]
+    if len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] == 1:
+        bounds[-2:] = [(bounds[-2][0], n)]
+    return bounds
 
 
 def to_input(images: torch.Tensor, resolution: int) -> torch.Tensor:
@@ -128,7 +150,9 @@ def tune_cpu_allocator() -> str:
     every block above 32 MiB to the operating system, which must then zero and map the pages
     again on the next step (page faults: up to a third of a CPU step). This raises the mmap
     threshold and turns trimming off, as jemalloc/tcmalloc would; the cost is that the process
-    keeps its peak memory. Process-wide, once; returns what it did.
+    keeps its peak memory. Process-wide, once; returns what it did. A library must not do this on
+    its own: the command line calls it, a notebook calls it and prints what it did, and
+    `Trainer(tune_allocator=True)` does it on request.
     """
     global _ALLOCATOR_NOTE
     if _ALLOCATOR_NOTE is not None:

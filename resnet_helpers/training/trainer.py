@@ -3,14 +3,19 @@
     result = train_resnet("resnet18", recipe="course", epochs=10, resolution=96)
 
 Checkpoints are written every epoch, atomically, and `resume=True` continues where a run stopped
-and reproduces the uninterrupted run exactly (on the CPU, same seed). Data: `device_data.py`;
-recipes and run sizes: `recipes.py`; checkpoint files: `checkpoints.py`.
+and reproduces the uninterrupted run exactly (on the CPU, same seed). Ctrl-C (or a notebook's
+interrupt button) stops a run with a `TrainingInterrupted` naming the last complete checkpoint.
+Data: `device_data.py`; recipes and run sizes: `recipes.py`; checkpoint files: `checkpoints.py`;
+the result: `results.py`. Nothing here changes process-wide settings: the CPU allocator is tuned
+only when asked (`tune_allocator=True`, or `device_data.tune_cpu_allocator()` yourself), and cuDNN's
+autotuner is on only while `fit()` runs (`cudnn_benchmark=True`, the default, CUDA only).
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -19,10 +24,10 @@ from torch import nn
 from ..measure import count_flops
 from ..models import ResNetConfig, build_resnet, model_name
 from ..profiles import Precision, choose_precision
-from .checkpoints import CHECKPOINT_FORMAT, CheckpointError, load_checkpoint, save_checkpoint
-from .course import result_row
+from .checkpoints import CHECKPOINT_FORMAT, check_same_run, load_checkpoint, save_checkpoint
 from .device_data import DeviceData, autocast, make_grad_scaler, tune_cpu_allocator
 from .evaluate import evaluate
+from .interrupts import Terminated, TrainingInterrupted
 from .recipes import (
     Recipe,
     RunSettings,
@@ -32,6 +37,8 @@ from .recipes import (
     make_scheduler,
     run_settings,
 )
+from .results import TrainResult, empty_history, run_wall_time
+from .runtime import cudnn_benchmark, memory_note
 
 __all__ = ["Trainer", "TrainResult", "train_resnet", "predict"]
 
@@ -45,65 +52,15 @@ def _in_notebook() -> bool:
     return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
 
 
-def _flatten(config: dict, prefix: str = "") -> dict:
-    flat = {}
-    for key, value in config.items():
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[prefix + key] = list(value) if isinstance(value, tuple) else value
-    return flat
-
-
-def _empty_history() -> dict:
-    return {
-        "epoch": [],  # fractional epoch of each train point (5 per epoch, like train_ch6)
-        "train_loss": [],
-        "train_acc": [],
-        "test_epoch": [],
-        "test_acc": [],
-        "epoch_time": [],  # seconds of training steps per epoch (data on the device included)
-        "eval_time": [],
-    }
-
-
-@dataclass
-class TrainResult:
-    """What a run produced: the network, its history and the numbers of the results table."""
-
-    net: nn.Module
-    recipe: str
-    model: str
-    device: str
-    precision: str
-    settings: RunSettings
-    history: dict
-    wall_time: float  # seconds of the whole call this session (training, evaluation, plotting)
-    train_time: float  # seconds of training steps, all epochs (resumed ones included)
-    images_seen: int
-    flops_per_image: int = 0
-    resumed_from: int = 0
-    notes: list = field(default_factory=list)
-
-    @property
-    def test_acc(self) -> float:
-        return self.history["test_acc"][-1] if self.history["test_acc"] else float("nan")
-
-    @property
-    def images_per_s(self) -> float:
-        """Training images per second of the training steps (data preparation included)."""
-        return self.images_seen / self.train_time if self.train_time else float("nan")
-
-    def row(self, name: str | None = None) -> dict:
-        """A row of the results table; images/s is over the whole call's wall time."""
-        return result_row(
-            name or f"{self.recipe} recipe, our trainer", self.device, self.precision, self.settings,
-            self.images_seen // max(1, len(self.history["epoch_time"])), self.wall_time, self.test_acc,
-        )  # fmt: skip
-
-
 class Trainer:
-    """Trains one network with one recipe; `fit()` runs the epochs, `train_step` one batch."""
+    """Trains one network with one recipe; `fit()` runs the epochs, `train_step` one batch.
+
+    The network is trained as given (no initialisation here). Process-wide settings, explicit:
+    `tune_allocator=True` calls `tune_cpu_allocator()` on a CPU (glibc keeps freed memory: faster
+    steps, for the whole process; default off); `cudnn_benchmark=True` (default) turns
+    `torch.backends.cudnn.benchmark` on while `fit()` runs on CUDA and restores it after.
+    `report_memory=True` adds the process's resident memory to each epoch's log line.
+    """
 
     def __init__(
         self,
@@ -118,6 +75,9 @@ class Trainer:
         live_plot: bool | None = None,
         log=print,
         compile: bool = False,
+        tune_allocator: bool = False,
+        cudnn_benchmark: bool = True,
+        report_memory: bool = False,
     ):
         self.device = data.device
         self.data = data
@@ -131,10 +91,10 @@ class Trainer:
         self.live_plot = notebook if live_plot is None else live_plot
         self.log = log or (lambda *a, **k: None)
         self.notes = [f"precision {self.precision} ({self.precision.reason})"]
-        if self.device.type == "cpu":
+        if tune_allocator and self.device.type == "cpu":
             self.notes.append(f"CPU allocator: {tune_cpu_allocator()}")
-        if self.device.type == "cuda":
-            torch.backends.cudnn.benchmark = True
+        self.cudnn_benchmark = cudnn_benchmark and self.device.type == "cuda"
+        self.report_memory = report_memory
 
         self.net = net.to(self.device, memory_format=torch.channels_last)
         # torch.compile pays off on GPUs; on a 2-core CPU it takes minutes and gains little.
@@ -146,8 +106,9 @@ class Trainer:
         )
         self.scaler = make_grad_scaler(self.device, self.precision)
         self.loss = nn.CrossEntropyLoss(label_smoothing=self.recipe.label_smoothing)
-        self.history = _empty_history()
+        self.history = empty_history()
         self.epoch = 0  # epochs completed
+        self.saved_epoch = 0  # epoch held by the checkpoint file (0: none written or loaded)
         self._sums = torch.zeros(3, device=self.device)  # loss sum, correct, count (on device)
 
     # -- one step -------------------------------------------------------------------------
@@ -238,36 +199,41 @@ class Trainer:
         }
 
     def load_state_dict(self, state: dict) -> None:
-        mine, theirs = _flatten(self.config()), _flatten(state["config"])
-        if mine != theirs:
-            diff = [
-                f"{k} {theirs.get(k)!r} -> {mine.get(k)!r}"
-                for k in sorted(mine.keys() | theirs.keys())
-                if mine.get(k) != theirs.get(k)
-            ]
-            raise CheckpointError(
-                f"the checkpoint {self.checkpoint} was written by a run with other settings "
-                f"(saved -> now: {'; '.join(diff)}). A resumed run must be the same run: resume with "
-                "the saved settings, or give another checkpoint path to start a new run."
-            )
+        check_same_run(self.config(), state["config"], self.checkpoint)
+        # Weights and optimiser state are copied into the trainer's tensors, on its device (the
+        # optimiser casts its state to each parameter's device); the RNG states stay CPU tensors.
         self.net.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None:
             self.scheduler.load_state_dict(state["scheduler"])
         self.scaler.load_state_dict(state["scaler"])
-        torch.set_rng_state(state["rng"]["torch"])
+        torch.set_rng_state(state["rng"]["torch"].cpu())
         if "cuda" in state["rng"] and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
-        self.history = state["history"]
-        self.epoch = state["epoch"]
+            torch.cuda.set_rng_state_all([s.cpu() for s in state["rng"]["cuda"]])
+        self.history = {**empty_history(), **state["history"]}
+        # A checkpoint from before wall times were saved: those epochs' wall time is unknown.
+        self.history["wall_time"] += [float("nan")] * (
+            len(self.history["epoch_time"]) - len(self.history["wall_time"])
+        )
+        self.epoch = self.saved_epoch = state["epoch"]
 
     def save(self) -> None:
         if self.checkpoint is not None:
             save_checkpoint(self.checkpoint, self.state_dict())
+            self.saved_epoch = self.epoch
+
+    def _interrupted(self, error: KeyboardInterrupt) -> TrainingInterrupted:
+        signal_name = "SIGTERM" if isinstance(error, Terminated) else "SIGINT"
+        return TrainingInterrupted(
+            self.checkpoint, self.saved_epoch, self.epoch, self.settings.epochs, signal_name
+        )
 
     # -- the run --------------------------------------------------------------------------
     def fit(self, resume: bool = False) -> TrainResult:
-        wall = time.perf_counter()
+        """Run the remaining epochs. Ctrl-C raises `TrainingInterrupted` (a KeyboardInterrupt: a
+        notebook's "Run all" stops there) whose one-line message names the last complete
+        checkpoint; the run continues from it with `resume=True`."""
+        wall = mark = time.perf_counter()
         s = self.settings
         resumed_from = 0
         if resume:
@@ -296,20 +262,22 @@ class Trainer:
 
             plot = LivePlot(s.epochs, title=f"{self.recipe.name} recipe")
             plot.update(self.history)
+        tuning = cudnn_benchmark() if self.cudnn_benchmark else contextlib.nullcontext()
         try:
-            while self.epoch < s.epochs:
-                self.train_epoch(self.epoch, bar, plot)
-                self.epoch += 1
-                h = self.history
-                if plot is not None:
-                    plot.update(h)
-                self.save()
-                if not self.progress:
-                    self.log(
-                        f"epoch {self.epoch}/{s.epochs}: loss {h['train_loss'][-1]:.3f}, "
-                        f"train acc {h['train_acc'][-1]:.3f}, test acc {h['test_acc'][-1]:.3f}, "
-                        f"{self.data.num_train / h['epoch_time'][-1]:.1f} images/s"
-                    )
+            with tuning:
+                while self.epoch < s.epochs:
+                    self.train_epoch(self.epoch, bar, plot)
+                    self.epoch += 1
+                    h = self.history
+                    if plot is not None:
+                        plot.update(h)
+                    now = time.perf_counter()
+                    h["wall_time"].append(now - mark)
+                    mark = now
+                    self.save()
+                    self._log_epoch()
+        except KeyboardInterrupt as e:
+            raise self._interrupted(e) from None  # from None: no second traceback of where it hit
         finally:
             if bar is not None:
                 bar.close()
@@ -330,12 +298,25 @@ class Trainer:
             precision=self.precision.name,
             settings=s,
             history=self.history,
-            wall_time=time.perf_counter() - wall,
+            wall_time=run_wall_time(self.history),
             train_time=sum(self.history["epoch_time"]),
             images_seen=self.data.num_train * len(self.history["epoch_time"]),
             resumed_from=resumed_from,
+            session_time=time.perf_counter() - wall,
             notes=self.notes,
         )
+
+    def _log_epoch(self) -> None:
+        h, s = self.history, self.settings
+        memory = f", {memory_note()}" if self.report_memory else ""
+        if not self.progress:
+            self.log(
+                f"epoch {self.epoch}/{s.epochs}: loss {h['train_loss'][-1]:.3f}, "
+                f"train acc {h['train_acc'][-1]:.3f}, test acc {h['test_acc'][-1]:.3f}, "
+                f"{self.data.num_train / h['epoch_time'][-1]:.1f} images/s{memory}"
+            )
+        elif memory:
+            self.log(f"epoch {self.epoch}/{s.epochs}{memory}")
 
 
 def train_resnet(
@@ -358,12 +339,20 @@ def train_resnet(
     live_plot: bool | None = None,
     log=print,
     compile: bool = False,
+    tune_allocator: bool = False,
+    report_memory: bool = False,
 ) -> TrainResult:
-    """Build `model` (a preset name, a ResNetConfig or a module), train it, return the result.
+    """Train `model` (a preset name, a ResNetConfig or a module) and return the result.
 
+    A preset name or a config is built and initialised by the recipe (course: Xavier, like
+    train_ch6; improved: PyTorch's default, residual branches zeroed), from `seed`. A module is
+    trained as given: its weights are not touched (a log line says so); call
+    `init_weights(net, get_recipe(recipe))` first to give it the recipe's initialisation.
     Sizes come from `settings` (default: `run_settings()` of the current profile), each
-    overridden by the keyword of the same name. The network is initialised from `seed`.
+    overridden by the keyword of the same name. `tune_allocator` and `report_memory`: see `Trainer`.
+    Ctrl-C raises `TrainingInterrupted`, which names the checkpoint to resume from.
     """
+    log = log or (lambda *args, **kwargs: None)
     settings = (settings or run_settings()).replace(
         epochs=epochs, batch_size=batch_size, resolution=resolution,
         train_size=train_size, test_size=test_size,
@@ -372,14 +361,21 @@ def train_resnet(
     if data is None:
         data = DeviceData(device, settings.train_size, settings.test_size)
     torch.manual_seed(seed)
-    net = model if isinstance(model, nn.Module) else build_resnet(model)
-    init_weights(net, recipe)
+    if isinstance(model, nn.Module):
+        net = model
+        notes = [f"the given {type(net).__name__} is trained as it is: its weights were not re-initialised"]
+        log(f"{notes[0]} (init_weights(net, recipe) gives it the {recipe.name} recipe's init)")
+    else:
+        net = build_resnet(model)
+        notes = init_weights(net, recipe)
     trainer = Trainer(
         net, data, recipe, settings, precision=precision, seed=seed, checkpoint=checkpoint,
         progress=progress, live_plot=live_plot, log=log, compile=compile,
+        tune_allocator=tune_allocator, report_memory=report_memory,
     )  # fmt: skip
+    trainer.notes += notes
     result = trainer.fit(resume=resume)
-    if isinstance(net, nn.Module) and hasattr(net, "config"):
+    if isinstance(getattr(net, "config", None), ResNetConfig):
         with torch.device("meta"):
             meta = build_resnet(net.config)
         result.flops_per_image = 3 * count_flops(
