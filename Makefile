@@ -57,13 +57,18 @@ test: lint unit nbval
 test-browser: install data
 	$(PY) -m pytest -q -p no:cacheprovider tests/browser
 
-# Re-executes every notebook in place under the default profile (cpu here). As committed, 04 was
-# executed on a GPU (RESNET_PROFILE=full) and 05 with OMP_NUM_THREADS=1: see the README.
+# Re-executes every notebook in place under the default profile (cpu here; the README says which
+# profile each committed notebook was executed under), then tidies the saved page: nbval markers
+# as cell tags, solutions collapsed, no saved widget state (so nbviewer and nbconvert's HTML show
+# each panel's snapshot instead of a blank widget). The Chinese edition is rebuilt from them.
 notebooks: install data
 	cd notebooks && for nb in [0-9]*.ipynb; do \
 		../$(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
-			--ExecutePreprocessor.timeout=3600 "$$nb" || exit 1; \
+			--ExecutePreprocessor.timeout=3600 --ExecutePreprocessor.store_widget_state=False \
+			"$$nb" || exit 1; \
 	done
+	$(PY) tests/scripts/tidy_notebooks.py notebooks/[0-9]*.ipynb
+	$(PY) -m resnet_helpers.zh --write
 
 # The Chinese edition: notebooks/zh/ rebuilt from the English notebooks and the translations in
 # notebooks/zh/translations/ (never executed on its own; tests/test_zh.py checks it is current).

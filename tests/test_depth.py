@@ -191,3 +191,56 @@ def test_train_losses_stops_once_the_loss_is_nan():
     healthy = nn.Sequential(nn.Flatten(), nn.Linear(4, 3))
     losses = train_losses(healthy, X, y, steps=25, batch_size=8, lr=0.01, progress=False)
     assert len(losses) == 25 and all(math.isfinite(v) for v in losses)
+
+
+def test_progress_bar_saves_its_final_state(monkeypatch):
+    """In a notebook the bar is tqdm's widget under a display id; close() replaces the saved output
+    with the widget view plus text/plain and text/html of the final bar."""
+    import IPython.display
+    import tqdm.auto
+    import tqdm.notebook
+
+    from resnet_helpers.training import progress
+
+    shown = []
+
+    class Handle:
+        def update(self, bundle, raw=False):
+            shown.append(bundle)
+
+    def display(bundle, raw=False, display_id=None):
+        shown.append(bundle)
+        return Handle()
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", tqdm.notebook.tqdm)
+    monkeypatch.setattr(IPython.display, "display", display)
+    bar = progress.progress_bar(40, desc="plain-8")
+    assert isinstance(bar, tqdm.notebook.tqdm)
+    bar.update(40)
+    bar.close()
+    first, final = shown
+    view = "application/vnd.jupyter.widget-view+json"
+    assert first[view] == final[view]  # the same live widget, before and after
+    assert "plain-8: 100%" in final["text/plain"] and "40/40" in final["text/plain"]
+    assert "40/40" in final["text/html"] and "#5cb85c" in final["text/html"]  # green: finished
+    shown.clear()
+    stopped = progress.progress_bar(40, desc="stopped")
+    stopped.update(12)
+    stopped.set_postfix_str("loss is NaN: stopped")
+    stopped.close()
+    final = shown[-1]
+    assert "12/40" in final["text/plain"] and "loss is NaN: stopped" in final["text/plain"]
+    assert "#d9534f" in final["text/html"]  # red: it did not finish
+
+
+def test_progress_bar_outside_a_notebook_is_tqdm():
+    from tqdm import tqdm
+
+    from resnet_helpers.training.progress import final_bar_html, progress_bar
+
+    bar = progress_bar(3, desc="x", disable=True)
+    assert isinstance(bar, tqdm)
+    bar.update(3)
+    bar.close()
+    html = final_bar_html(0.25, "x: 25%", "1/4 <&>")
+    assert "width: 25.0%" in html and "1/4 &lt;&amp;&gt;" in html

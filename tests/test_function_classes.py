@@ -98,3 +98,38 @@ def test_noisy_samples_overfit_with_a_nested_family():
     assert np.all(np.diff(on_samples) <= 1e-9)  # nested: the fitted error never rises
     best = int(to_f_star.idxmin())
     assert 0 < best < 24 and to_f_star.iloc[-1] > to_f_star.min() * 1.3  # but the distance to f* does
+
+
+def test_panel_carries_static_snapshots_beside_the_live_widget():
+    import base64
+
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from resnet_helpers.lessons.widgets import WIDGET_VIEW, with_snapshot
+
+    open_before = set(plt.get_fignums())
+    snapshot = function_class_panel(k_max=8, k=3)
+    bundle = snapshot._repr_mimebundle_()
+    assert WIDGET_VIEW in bundle and bundle[WIDGET_VIEW]["model_id"] == snapshot.panel.model_id
+    assert base64.b64decode(bundle["image/png"]).startswith(b"\x89PNG")
+    assert bundle["text/html"].startswith('<img src="data:image/png;base64,')
+    assert "VBox(" not in bundle["text/plain"]
+    assert snapshot.children is snapshot.panel.children  # the widget's attributes, one hop away
+    assert set(plt.get_fignums()) == open_before  # its figure is closed: not shown twice in a notebook
+
+    # a figure and a table (the signature the other notebooks use); None views are skipped
+    import ipywidgets
+
+    fig, ax = plt.subplots()
+    table = pd.DataFrame({"params": [74_112]})
+    bundle = with_snapshot(ipywidgets.VBox(), fig, table, None, "<p>note</p>")._repr_mimebundle_()
+    html = bundle["text/html"]
+    assert html.index("<img") < html.index("74112") < html.index("<p>note</p>")
+    with pytest.raises(TypeError, match="Figures and HTML"):
+        with_snapshot(ipywidgets.VBox(), 42)
+
+
+def test_a_bad_default_gives_a_message_snapshot_not_a_traceback():
+    snapshot = function_class_panel(k_max=8, k=9)
+    assert snapshot.png is None and "Cannot draw this: k=9" in snapshot.html

@@ -26,7 +26,7 @@ import torch
 
 from ..models import build_depth_net
 from ..training.loop import train_losses
-from .widgets import show_or_explain
+from .widgets import error_box, show_or_explain, with_snapshot
 
 __all__ = [
     "FAMILIES",
@@ -168,10 +168,18 @@ def function_class_figure(k: int, family: str = "non-nested", k_max: int = 16):
     right.legend(fontsize=8)
     fig.tight_layout()
     return fig
+def _figure_or_message(callback, **values):
+    """The callback's figure, or (for a ValueError) the message in an HTML box: a panel's snapshot."""
+    try:
+        return callback(**values)
+    except ValueError as e:
+        return error_box(f"Cannot draw this: {e}")
 
 
 def function_class_panel(k_max: int = 16, k: int = 5, family: str = "non-nested"):
-    """ipywidgets panel: a k slider and a family menu redraw `function_class_figure`."""
+    """ipywidgets panel: a k slider and a family menu redraw `function_class_figure`.
+
+    Returned with a static snapshot of its first view (`with_snapshot`); `.panel` is the widget."""
     import ipywidgets as widgets
 
     k_slider = widgets.IntSlider(value=k, min=0, max=k_max, description="k (knots)")
@@ -180,7 +188,8 @@ def function_class_panel(k_max: int = 16, k: int = 5, family: str = "non-nested"
         lambda k, family: show_or_explain(function_class_figure, k=k, family=family, k_max=k_max),
         {"k": k_slider, "family": menu},
     )
-    return widgets.VBox([widgets.HBox([k_slider, menu]), out])
+    panel = widgets.VBox([widgets.HBox([k_slider, menu]), out])
+    return with_snapshot(panel, _figure_or_message(function_class_figure, k=k, family=family, k_max=k_max))
 
 
 
@@ -307,7 +316,9 @@ def depth_curves_figure(histories: dict, depth: int):
 
 
 def depth_panel(histories: dict):
-    """ipywidgets panel: a slider over the trained depths redraws `depth_curves_figure`."""
+    """ipywidgets panel: a slider over the trained depths redraws `depth_curves_figure`.
+
+    Returned with a static snapshot of its first view (the deepest pair); `.panel` is the widget."""
     import ipywidgets as widgets
 
     depths = sorted({d for _, d in histories})
@@ -316,4 +327,6 @@ def depth_panel(histories: dict):
         lambda depth: show_or_explain(depth_curves_figure, histories=histories, depth=depth),
         {"depth": slider},
     )
-    return widgets.VBox([slider, out])
+    panel = widgets.VBox([slider, out])
+    first = _figure_or_message(depth_curves_figure, histories=histories, depth=depths[-1])
+    return with_snapshot(panel, first)

@@ -1,14 +1,19 @@
-"""What every lesson shares for display: error boxes, figure-or-message callbacks, image grids.
+"""What every lesson shares for display: error boxes, figure-or-message callbacks, image grids,
+and static snapshots of interactive panels.
 
 Imports no model code."""
 
 from __future__ import annotations
 
+import base64
 import html
+import io
 
 import matplotlib.pyplot as plt
 
-__all__ = ["show_images", "error_box", "show_or_explain"]
+__all__ = ["show_images", "error_box", "show_or_explain", "with_snapshot", "Snapshot", "WIDGET_VIEW"]
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 ERROR_BOX_STYLE = "border-left: 4px solid #c0392b; background: #fdecea; padding: 6px 10px"
 
@@ -52,3 +57,85 @@ def show_or_explain(callback, **values) -> None:
         plt.close(result)
     else:
         display(result)
+
+
+def _figure_png(fig) -> bytes:
+    """The PNG bytes of a matplotlib Figure, as the inline backend draws it; the figure is closed."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", bbox_inches="tight", facecolor="white")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+class Snapshot:
+    """An interactive panel that also carries static pictures of what it shows at its defaults.
+
+    In Jupyter it displays as one output whose bundle holds the live widget view
+    (application/vnd.jupyter.widget-view+json) beside `image/png` and `text/html` snapshots: a
+    front end that runs widgets (JupyterLab, Colab, VS Code with a kernel) shows the live panel,
+    one that cannot (GitHub, nbviewer, nbconvert, a notebook opened without a kernel) shows the
+    snapshot. `.panel` is the widget itself; other public attributes are looked up on it, so
+    `snapshot.children` is `snapshot.panel.children`.
+    """
+
+    def __init__(self, panel, png: bytes | None = None, html: str | None = None, text: str | None = None):
+        self.panel = panel
+        self.png = png
+        self.html = html
+        self.text = text or (
+            f"<interactive panel ({type(panel).__name__}): run the notebook to use it; "
+            "its default view is saved as a picture>"
+        )
+
+    def __getattr__(self, name):
+        if name.startswith("_"):  # keep IPython's display protocol (_repr_*_) our own
+            raise AttributeError(name)
+        return getattr(self.panel, name)
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        bundle = {}
+        view = getattr(self.panel, "_repr_mimebundle_", None)
+        if view is not None:
+            bundle.update(view(include=include, exclude=exclude) or {})
+        bundle["text/plain"] = self.text
+        if self.png is not None:
+            bundle["image/png"] = base64.b64encode(self.png).decode("ascii")
+        if self.html is not None:
+            bundle["text/html"] = self.html
+        return bundle
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def with_snapshot(panel, *views) -> Snapshot:
+    """Wrap an ipywidgets `panel` with static snapshots of what it shows at its defaults.
+
+    `views`, in the order the panel shows them (None is skipped):
+    - a matplotlib Figure: becomes the `image/png` snapshot (the first figure) and an <img> in
+      the HTML snapshot; the figure is closed, so the notebook does not also show it below;
+    - an HTML string, or an object with `_repr_html_` (a pandas DataFrame or Styler): goes into
+      the HTML snapshot.
+    With only figures, the HTML snapshot is the <img>, so an HTML-only renderer shows them too.
+
+        return with_snapshot(panel, figure, table.to_html())
+    """
+    png, parts = None, []
+    for view in views:
+        if view is None:
+            continue
+        if isinstance(view, plt.Figure):
+            data = _figure_png(view)
+            png = png or data
+            encoded = base64.b64encode(data).decode("ascii")
+            parts.append(f'<img src="data:image/png;base64,{encoded}" style="max-width: 100%">')
+        elif isinstance(view, str):
+            parts.append(view)
+        elif hasattr(view, "_repr_html_"):
+            parts.append(view._repr_html_())
+        else:
+            raise TypeError(
+                f"with_snapshot takes matplotlib Figures and HTML (a str or an object with _repr_html_), "
+                f"got {type(view).__name__}"
+            )
+    return Snapshot(panel, png, "\n".join(parts) if parts else None)

@@ -19,6 +19,7 @@ from torch.nn import functional as F
 from ..data import load_fashion_mnist
 from ..profiles import choose_device
 from .evaluate import evaluate, tensor_batches
+from .progress import progress_bar
 
 __all__ = [
     "training_tensors",
@@ -114,8 +115,6 @@ def train_losses(
     for a GPU at each step): its gradients made every weight NaN, so the remaining steps would
     only compute NaNs. They are returned as NaN, so the list always has `steps` entries.
     """
-    from tqdm.auto import tqdm
-
     if batch_size > len(X):
         raise ValueError(f"batch_size={batch_size} is larger than the {len(X)} training images.")
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
@@ -125,7 +124,7 @@ def train_losses(
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, lr, total_steps=steps) if one_cycle else None
     generator = torch.Generator().manual_seed(seed)
     losses = []
-    bar = tqdm(total=steps, desc=desc, disable=not progress)
+    bar = progress_bar(steps, desc=desc, disable=not progress)
     for step, idx in enumerate(_batches(len(X), batch_size, steps, generator), start=1):
         idx = idx.to(X.device)
         loss = F.cross_entropy(net(X[idx]), y[idx])

@@ -249,12 +249,12 @@ class Trainer:
                 self.log(f"no checkpoint at {self.checkpoint} yet: starting from epoch 1")
         bar = plot = None
         if self.progress and self.epoch < s.epochs:
-            from tqdm.auto import tqdm
+            from .progress import progress_bar
 
-            bar = tqdm(
-                total=s.epochs * self.steps_per_epoch,
-                initial=self.epoch * self.steps_per_epoch,
+            bar = progress_bar(
+                s.epochs * self.steps_per_epoch,
                 desc=f"{self.recipe.name} recipe",
+                initial=self.epoch * self.steps_per_epoch,
                 unit="batch",
             )
         if self.live_plot:

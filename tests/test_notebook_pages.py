@@ -1,0 +1,180 @@
+"""The committed notebooks as a reader sees them without a kernel (GitHub, nbviewer, Colab's preview).
+
+Reads every notebook under notebooks/ (and notebooks/zh/ when it exists), one test per notebook and
+check, so a failure names both. No kernel is started: these are checks of the saved pages.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb")) + sorted(
+    (ROOT / "notebooks" / "zh").glob("[0-9]*.ipynb")
+)
+IDS = [str(p.relative_to(ROOT / "notebooks")) for p in NOTEBOOKS]
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+# a path of the machine that executed the notebook: POSIX home and work folders, Windows users
+LOCAL_PATH = re.compile(r"(?<![\w.:/])(/work/|/home/|/root/|/tmp/|/Users/|/content/|[A-Za-z]:\\\\?Users\\)")
+MACHINERY = re.compile(r"#\s*(NBVAL_\w+|fmt:\s*\w+)|\bNBVAL_[A-Z_]+")
+HEADING = re.compile(r"^(#{1,6})\s*(?:\d+\.\s*)?(.+?)\s*$", re.MULTILINE)
+
+notebook = pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+
+
+def _read(path: Path):
+    return nbformat.read(path, as_version=4)
+
+
+def _output_texts(output) -> list[str]:
+    if output.get("output_type") == "stream":
+        return [output.get("text", "")]
+    texts = []
+    for mime, value in output.get("data", {}).items():
+        if mime.startswith("text/") or mime.endswith("json"):
+            texts.append(value if isinstance(value, str) else str(value))
+    if output.get("output_type") == "error":
+        texts.append("\n".join(output.get("traceback", [])))
+    return texts
+
+
+def _headings(nb) -> list[tuple[int, str, str]]:
+    """(cell index, level '#'s, title) of every markdown heading, in order."""
+    return [
+        (i, m.group(1), m.group(2))
+        for i, cell in enumerate(nb.cells)
+        if cell.cell_type == "markdown"
+        for m in HEADING.finditer(cell.source)
+    ]
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, "no notebooks found under notebooks/"
+
+
+@notebook
+def test_no_machine_paths_in_outputs(path):
+    found = [
+        f"cell {i}: ...{text[max(0, m.start() - 40) : m.end() + 40]!r}..."
+        for i, cell in enumerate(_read(path).cells)
+        for output in cell.get("outputs", [])
+        for text in _output_texts(output)
+        for m in LOCAL_PATH.finditer(text)
+    ]
+    assert not found, "outputs show paths of the machine that ran them:\n" + "\n".join(found[:10])
+
+
+@notebook
+def test_no_stderr_or_errors_in_outputs(path):
+    found = [
+        f"cell {i}: {output.get('output_type')} {''.join(_output_texts(output))[:200]!r}"
+        for i, cell in enumerate(_read(path).cells)
+        for output in cell.get("outputs", [])
+        if output.get("name") == "stderr" or output.get("output_type") == "error"
+    ]
+    assert not found, "saved outputs with warnings or errors (stderr):\n" + "\n".join(found[:10])
+
+
+@notebook
+def test_no_test_machinery_in_the_code(path):
+    found = [
+        f"cell {i}: {line.strip()!r}"
+        for i, cell in enumerate(_read(path).cells)
+        if cell.cell_type == "code"
+        for line in cell.source.splitlines()
+        if MACHINERY.search(line)
+    ]
+    assert not found, (
+        "test markers in the student's code (move them to cell tags: tests/scripts/tidy_notebooks.py):\n"
+        + "\n".join(found[:10])
+    )
+
+
+@notebook
+def test_every_widget_has_a_static_view(path):
+    found = [
+        f"cell {i}: {output['data'].get('text/plain', '')[:80]!r}"
+        for i, cell in enumerate(_read(path).cells)
+        for output in cell.get("outputs", [])
+        if WIDGET_VIEW in output.get("data", {})
+        and not ({"image/png", "text/html"} & set(output["data"]))
+    ]
+    assert not found, (
+        "widget outputs with nothing to show without a kernel (use with_snapshot / progress_bar):\n"
+        + "\n".join(found[:10])
+    )
+
+
+@notebook
+def test_progress_bars_show_where_they_ended(path):
+    """A saved bar that reads 0% (`desc: 0%| | 0/400`) looks as if nothing ran."""
+    found = [
+        f"cell {i}: {output['data']['text/plain'][:80]!r}"
+        for i, cell in enumerate(_read(path).cells)
+        for output in cell.get("outputs", [])
+        if WIDGET_VIEW in output.get("data", {})
+        and re.search(r"\b0%\|.*\| 0/\d+", str(output["data"].get("text/plain", "")))
+    ]
+    assert not found, "progress bars saved in their initial state:\n" + "\n".join(found[:10])
+
+
+@notebook
+def test_first_cell_says_what_you_will_learn(path):
+    nb = _read(path)
+    first = nb.cells[0]
+    assert first.cell_type == "markdown" and "In this notebook you will learn" in first.source, (
+        'the first cell should be the title and "In this notebook you will learn"'
+    )
+
+
+@notebook
+def test_ends_with_summary_exercises_and_collapsed_solutions(path):
+    nb = _read(path)
+    headings = _headings(nb)
+    titles = [title.lower() for _, _, title in headings]
+    for needed in ("summary", "exercises", "solutions"):
+        assert any(t.startswith(needed) for t in titles), f'no "{needed.title()}" heading; headings: {titles}'
+    at = {
+        name: max(i for i, (_, _, t) in enumerate(headings) if t.lower().startswith(name))
+        for name in ("summary", "exercises", "solutions")
+    }
+    assert at["summary"] < at["exercises"] < at["solutions"], "expected Summary, Exercises, then Solutions"
+    solutions_cell, level, _ = headings[at["solutions"]]
+    later = [t for _, lv, t in headings[at["solutions"] + 1 :] if len(lv) <= len(level)]
+    assert not later, f'"Solutions" must be the last section; after it: {later}'
+    code = [(i, c) for i, c in enumerate(nb.cells) if i > solutions_cell and c.cell_type == "code"]
+    assert code, "the Solutions section has no code cells"
+    shown = [i for i, c in code if not c.metadata.get("jupyter", {}).get("source_hidden")]
+    assert not shown, f"solution code cells not collapsed (metadata.jupyter.source_hidden): {shown}"
+
+
+def test_tidy_script_moves_markers_to_tags_and_collapses_solutions(tmp_path):
+    import subprocess
+    import sys
+
+    nb = nbformat.v4.new_notebook(metadata={"widgets": {"state": {}}})
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# Title\n\nIn this notebook you will learn"),
+        nbformat.v4.new_code_cell("# NBVAL_CHECK_OUTPUT\nprint(1)"),
+        nbformat.v4.new_code_cell('x = dict(a=1,\n         b=2)  # fmt: skip\n# NBVAL_IGNORE_OUTPUT'),
+        nbformat.v4.new_markdown_cell("## Solutions\n\n**1.**"),
+        nbformat.v4.new_code_cell("print(2)"),
+    ]
+    path = tmp_path / "n.ipynb"
+    nbformat.write(nb, path)
+    script = ROOT / "tests" / "scripts" / "tidy_notebooks.py"
+    subprocess.run([sys.executable, script, path], check=True, capture_output=True)
+    once = path.read_text()
+    tidied = nbformat.read(path, as_version=4)
+    assert tidied.cells[1].source == "print(1)" and tidied.cells[1].metadata.tags == ["nbval-check-output"]
+    assert tidied.cells[2].source == "x = dict(a=1,\n         b=2)"
+    assert tidied.cells[2].metadata.tags == ["nbval-ignore-output"]
+    assert not tidied.cells[1].metadata.get("jupyter", {}).get("source_hidden")
+    assert tidied.cells[4].metadata.jupyter.source_hidden is True
+    assert "widgets" not in tidied.metadata
+    out = subprocess.run([sys.executable, script, path], check=True, capture_output=True, text=True).stdout
+    assert path.read_text() == once and "0 change(s)" in out  # idempotent
