@@ -24,6 +24,16 @@ MACHINERY = re.compile(r"#\s*(NBVAL_\w+|fmt:\s*\w+)|\bNBVAL_[A-Z_]+")
 HEADING = re.compile(r"^(#{1,6})\s*(?:\d+\.\s*)?(.+?)\s*$", re.MULTILINE)
 
 notebook = pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+# The words each edition uses for the page's landmarks (the Chinese ones are d2l-zh's: 小结, 练习).
+WORDS = {
+    "en": dict(learn="In this notebook you will learn", summary="summary", exercises="exercises",
+               solutions="solutions"),
+    "zh": dict(learn="在本笔记本中，你将学到", summary="小结", exercises="练习", solutions="参考答案"),
+}  # fmt: skip
+
+
+def _words(path: Path) -> dict:
+    return WORDS["zh" if path.parent.name == "zh" else "en"]
 
 
 def _read(path: Path):
@@ -125,21 +135,22 @@ def test_progress_bars_show_where_they_ended(path):
 @notebook
 def test_first_cell_says_what_you_will_learn(path):
     nb = _read(path)
-    first = nb.cells[0]
-    assert first.cell_type == "markdown" and "In this notebook you will learn" in first.source, (
-        'the first cell should be the title and "In this notebook you will learn"'
+    first, learn = nb.cells[0], _words(path)["learn"]
+    assert first.cell_type == "markdown" and learn in first.source, (
+        f'the first cell should be the title and "{learn}"'
     )
 
 
 @notebook
 def test_ends_with_summary_exercises_and_collapsed_solutions(path):
-    nb = _read(path)
+    nb, words = _read(path), _words(path)
     headings = _headings(nb)
     titles = [title.lower() for _, _, title in headings]
-    for needed in ("summary", "exercises", "solutions"):
-        assert any(t.startswith(needed) for t in titles), f'no "{needed.title()}" heading; headings: {titles}'
+    for key in ("summary", "exercises", "solutions"):
+        needed = words[key]
+        assert any(t.startswith(needed) for t in titles), f'no "{needed}" heading; headings: {titles}'
     at = {
-        name: max(i for i, (_, _, t) in enumerate(headings) if t.lower().startswith(name))
+        name: max(i for i, (_, _, t) in enumerate(headings) if t.lower().startswith(words[name]))
         for name in ("summary", "exercises", "solutions")
     }
     assert at["summary"] < at["exercises"] < at["solutions"], "expected Summary, Exercises, then Solutions"
