@@ -26,7 +26,7 @@ import torch
 
 from ..models import build_depth_net
 from ..training.loop import train_losses
-from .widgets import error_box, show_or_explain, with_snapshot
+from .widgets import error_box, panel_output, show_or_explain, with_snapshot
 
 __all__ = [
     "FAMILIES",
@@ -184,7 +184,7 @@ def function_class_panel(k_max: int = 16, k: int = 5, family: str = "non-nested"
 
     k_slider = widgets.IntSlider(value=k, min=0, max=k_max, description="k (knots)")
     menu = widgets.Dropdown(options=list(FAMILIES), value=family, description="family")
-    out = widgets.interactive_output(
+    out = panel_output(
         lambda k, family: show_or_explain(function_class_figure, k=k, family=family, k_max=k_max),
         {"k": k_slider, "family": menu},
     )
@@ -323,7 +323,7 @@ def depth_panel(histories: dict):
 
     depths = sorted({d for _, d in histories})
     slider = widgets.SelectionSlider(options=depths, value=depths[-1], description="depth")
-    out = widgets.interactive_output(
+    out = panel_output(
         lambda depth: show_or_explain(depth_curves_figure, histories=histories, depth=depth),
         {"depth": slider},
     )

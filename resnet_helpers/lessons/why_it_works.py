@@ -351,7 +351,7 @@ def lesion_panel(nets: dict, X, y, deleted=()):
     Returned with a static snapshot of its first view (`with_snapshot`); `.panel` is the widget."""
     import ipywidgets as widgets
 
-    from .widgets import show_or_explain, with_snapshot
+    from .widgets import panel_output, show_or_explain, with_snapshot
 
     names = [name for name, _ in blocks_of(next(iter(nets.values())))]
     boxes = {n: widgets.Checkbox(value=n in deleted, description=n, indent=False,
@@ -361,7 +361,7 @@ def lesion_panel(nets: dict, X, y, deleted=()):
         chosen = [n.replace("_", ".") for n, v in ticked.items() if v]
         show_or_explain(lesion_view, nets=nets, deleted=chosen, X=X, y=y)
 
-    out = widgets.interactive_output(show, {n.replace(".", "_"): box for n, box in boxes.items()})
+    out = panel_output(show, {n.replace(".", "_"): box for n, box in boxes.items()})
     panel = widgets.VBox(
         [widgets.Label("tick the blocks to delete:"), widgets.HBox(list(boxes.values())), out]
     )

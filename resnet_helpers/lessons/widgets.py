@@ -8,10 +8,20 @@ from __future__ import annotations
 import base64
 import html
 import io
+import traceback
 
 import matplotlib.pyplot as plt
 
-__all__ = ["show_images", "error_box", "show_or_explain", "with_snapshot", "Snapshot", "WIDGET_VIEW"]
+__all__ = [
+    "show_images",
+    "error_box",
+    "show_or_explain",
+    "with_snapshot",
+    "Snapshot",
+    "WIDGET_VIEW",
+    "panel_output",
+    "captured_outputs",
+]
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
@@ -139,3 +149,78 @@ def with_snapshot(panel, *views) -> Snapshot:
                 f"got {type(view).__name__}"
             )
     return Snapshot(panel, png, "\n".join(parts) if parts else None)
+
+
+# --- panel_output: `ipywidgets.interactive_output` without the front end's capture round trip ---
+#
+# `interactive_output` draws into its Output widget with `with out: ...`: the kernel tells the front
+# end "capture the outputs of this request" (the widget's msg_id), and the front end moves each
+# output into the widget and sends the widget's new state back to the kernel. Executed by
+# nbconvert/nbclient, that front end is nbclient, which sends those messages on the shell socket
+# while it waits on the same socket for the cell's execute_reply; jupyter_client sends through a
+# plain shadow of the asyncio socket, so now and then the wait misses its wake-up and the kernel
+# sits idle for the whole cell timeout (nbclient issue #312; measured here: 1-2% of panel cells).
+# `panel_output` captures the outputs in the kernel and sets the widget's `outputs` directly: the
+# same view in JupyterLab, Colab and saved notebooks, and no message for a client to answer.
+
+
+def _json_data(data: dict) -> dict:
+    """Mime bundle with bytes (e.g. a PNG) base64-encoded, as the kernel would publish it."""
+    return {k: base64.b64encode(v).decode("ascii") if isinstance(v, bytes) else v for k, v in data.items()}
+
+
+def captured_outputs(f, **kwargs) -> tuple[dict, ...]:
+    """Call f(**kwargs) and return what it printed and displayed as nbformat output dicts.
+
+    Printed text comes first, then the displays in order; an exception becomes an error output
+    (the panel keeps working).
+    """
+    from IPython.utils.capture import capture_output
+    from ipywidgets.widgets.interaction import show_inline_matplotlib_plots
+
+    error = None
+    with capture_output() as cap:
+        try:
+            f(**kwargs)
+            show_inline_matplotlib_plots()  # figures left open by f, as interactive_output does
+        except Exception as e:
+            error = e
+    outputs = [
+        {"output_type": "stream", "name": name, "text": text}
+        for name, text in (("stdout", cap.stdout), ("stderr", cap.stderr))
+        if text
+    ]
+    outputs += [
+        {"output_type": "display_data", "data": _json_data(o.data), "metadata": o.metadata or {}}
+        for o in cap.outputs
+    ]
+    if error is not None:
+        outputs.append(
+            {
+                "output_type": "error",
+                "ename": type(error).__name__,
+                "evalue": str(error),
+                "traceback": traceback.format_exception(error),
+            }
+        )
+    return tuple(outputs)
+
+
+def panel_output(f, controls: dict):
+    """An Output widget showing f(**values of controls), redrawn when a control changes.
+
+    A drop-in for `ipywidgets.interactive_output(f, controls)`.
+    """
+    import ipywidgets as widgets
+    from ipywidgets.widgets.interaction import show_inline_matplotlib_plots
+
+    out = widgets.Output()
+
+    def redraw(_change=None):
+        out.outputs = captured_outputs(f, **{name: w.value for name, w in controls.items()})
+
+    for w in controls.values():
+        w.observe(redraw, "value")
+    show_inline_matplotlib_plots()  # the cell's own open figures stay in the cell, not the panel
+    redraw()
+    return out
