@@ -435,3 +435,19 @@ def test_figures():
     images = torch.zeros(4, 28, 28)
     assert show_mistakes(images, pred, true, ["a", "b", "c"], rows=1, cols=2) is not None
     assert show_mistakes(images, true, true, ["a", "b", "c"]) is None
+
+
+@pytest.mark.parametrize("total_steps", range(1, 10))
+def test_one_cycle_works_for_very_short_runs(total_steps):
+    """Regression: OneCycleLR(pct_start=0.25) divided by zero at total_steps=4 (a smoke run of a
+    few batches); every length must step through its whole schedule."""
+    from resnet_helpers.training.recipes import RECIPES, make_scheduler
+
+    net = torch.nn.Linear(2, 2)
+    optimizer = torch.optim.SGD(net.parameters(), lr=RECIPES["improved"].lr)
+    scheduler = make_scheduler(optimizer, RECIPES["improved"], total_steps)
+    for _ in range(total_steps):
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+    assert all(math.isfinite(g["lr"]) for g in optimizer.param_groups)

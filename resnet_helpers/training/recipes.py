@@ -165,10 +165,20 @@ def make_optimizer(net: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
 
 
 def make_scheduler(optimizer, recipe: Recipe, total_steps: int):
+    """The recipe's learning-rate schedule over `total_steps` optimiser steps (None: constant).
+
+    One-cycle warms up over the first quarter of the steps, then anneals. OneCycleLR needs at
+    least one step in each phase (with 4 steps and a quarter of warm-up it divides by zero), so
+    very short runs warm up over 1.5 steps' worth instead, and runs under 3 steps keep the
+    recipe's peak rate constant.
+    """
     if recipe.schedule == "constant":
         return None
     if recipe.schedule == "onecycle":
+        if total_steps < 3:
+            return None
+        pct_start = min(0.75, max(0.25, 1.5 / total_steps))
         return torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=recipe.lr, total_steps=total_steps, pct_start=0.25
+            optimizer, max_lr=recipe.lr, total_steps=total_steps, pct_start=pct_start
         )
     raise ValueError(f"unknown schedule {recipe.schedule!r}; use 'constant' or 'onecycle'.")
