@@ -1,11 +1,13 @@
-"""Residual blocks: the course's `Residual`, plus `Bottleneck` and `PreActResidual`.
+"""Residual blocks: the course's `Residual`, plus `Bottleneck`, `PreActResidual` and `ResNeXt`.
 
 Every block is `output = shortcut(x) + branch(x)`, with a ReLU after the addition for the
 post-activation blocks (`Residual`, `Bottleneck`), none for `PreActResidual`. The blocks
 differ only in their branch, listed by `branch_layers()`; the small base class `ResidualBlock`
 holds the rest, once:
 - `branch(x)`: the residual branch, F(x) in the course's notation (the dashed box);
-- `shortcut(x)`: x itself, or the 1x1 convolution `projection` when the shape changes;
+- `shortcut(x)`: x itself, or the 1x1 convolution `projection` when the shape changes (the
+  paper's option B), or, only when asked for with `shortcut="zero_pad"`, the parameter-free
+  `ZeroPadShortcut` (option A: subsample by the stride, pad the new channels with zeros);
 - `zero_init_last()`: zero the last layer of the branch (torchvision's `zero_init_residual`),
   so the branch outputs 0 at the start. An *identity-shortcut* block then passes its input
   through unchanged (for `Residual`, whose input is non-negative after a ReLU, exactly); a
@@ -30,6 +32,9 @@ __all__ = [
     "Residual",
     "Bottleneck",
     "PreActResidual",
+    "ResNeXt",
+    "ZeroPadShortcut",
+    "SHORTCUTS",
     "BLOCKS",
     "BLOCK_LABELS",
     "check_shortcut",
@@ -65,22 +70,61 @@ def check_shortcut(
         )
 
 
+SHORTCUTS = ("projection", "zero_pad")
+
+
+class ZeroPadShortcut(nn.Module):
+    """The paper's option A (He et al. 2015, 3.3 and 4.2): an identity shortcut for a block that
+    changes the shape, without parameters.
+
+    It takes every `stride`-th pixel (a 1x1 "convolution" with stride 2 and weight 1) and
+    appends `out_channels - in_channels` channels of zeros. Used only when a block is built with
+    `shortcut="zero_pad"`; it can add channels, never remove them.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1):
+        super().__init__()
+        if out_channels < in_channels:
+            raise ValueError(
+                f"a zero-padding shortcut (option A) can only add channels, but the input has "
+                f"{in_channels} channels and the block outputs {out_channels}. Fix: use the 1x1 convolution "
+                f"(use_1x1conv=True)."
+            )
+        self.in_channels, self.out_channels, self.stride = in_channels, out_channels, stride
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x[:, :, :: self.stride, :: self.stride]
+        return F.pad(x, (0, 0, 0, 0, 0, self.out_channels - self.in_channels))
+
+    def extra_repr(self) -> str:
+        return f"{self.in_channels}, {self.out_channels}, stride={self.stride}"
+
+
 class ResidualBlock(nn.Module):
     """What every residual block shares; a subclass builds its layers and lists its branch."""
 
     expansion = 1  # output channels = num_channels * expansion
     post_activation = True  # a ReLU after the addition (False: pre-activation, He et al. 2016)
 
-    def _validate(self, input_channels, num_channels, use_1x1conv, strides) -> int:
-        """Check the arguments; return the block's output channels."""
+    def _validate(self, input_channels, num_channels, use_1x1conv, strides, shortcut="projection") -> int:
+        """Check the arguments; return the block's output channels.
+
+        With `shortcut="zero_pad"` and no 1x1 convolution, a shape change gets a
+        `ZeroPadShortcut` (registered as `self.zero_pad`) instead of the error."""
         for name, value in [
             ("input_channels", input_channels),
             ("num_channels", num_channels),
             ("strides", strides),
         ]:
             _check_positive_int(name, value)
+        if shortcut not in SHORTCUTS:
+            raise ValueError(f"shortcut must be one of {list(SHORTCUTS)}, got {shortcut!r}.")
         out_channels = num_channels * self.expansion
-        check_shortcut(type(self).__name__, input_channels, out_channels, use_1x1conv, strides)
+        reshapes = input_channels != out_channels or strides != 1
+        if shortcut == "zero_pad" and reshapes and not use_1x1conv:
+            self.zero_pad = ZeroPadShortcut(input_channels, out_channels, strides)
+        else:
+            check_shortcut(type(self).__name__, input_channels, out_channels, use_1x1conv, strides)
         return out_channels
 
     @property
@@ -98,8 +142,14 @@ class ResidualBlock(nn.Module):
             x = layer(x)
         return x
 
+    @property
+    def shortcut_module(self) -> nn.Module | None:
+        """What the shortcut applies to x: the 1x1 `projection`, a `ZeroPadShortcut`, or None (x itself)."""
+        return self.projection if self.projection is not None else getattr(self, "zero_pad", None)
+
     def shortcut(self, x: torch.Tensor) -> torch.Tensor:
-        return x if self.projection is None else self.projection(x)
+        module = self.shortcut_module
+        return x if module is None else module(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.branch(x) + self.shortcut(x)
@@ -126,11 +176,14 @@ class Residual(ResidualBlock):
         use_1x1conv: put a 1x1 convolution (`conv3`) on the shortcut, needed when the
             channels change or `strides > 1`.
         strides: stride of the first 3x3 convolution (and of `conv3`); 2 halves height/width.
+        shortcut: keyword only. "projection" (default): the course's block exactly, an identity
+            shortcut that cannot be added is refused. "zero_pad": such a shortcut becomes the
+            paper's parameter-free option A (`ZeroPadShortcut`, stored as `zero_pad`).
     """
 
-    def __init__(self, input_channels, num_channels, use_1x1conv=False, strides=1):
+    def __init__(self, input_channels, num_channels, use_1x1conv=False, strides=1, *, shortcut="projection"):
         super().__init__()
-        self._validate(input_channels, num_channels, use_1x1conv, strides)
+        self._validate(input_channels, num_channels, use_1x1conv, strides, shortcut)
         self.conv1 = nn.Conv2d(input_channels, num_channels, kernel_size=3, padding=1, stride=strides)
         self.conv2 = nn.Conv2d(num_channels, num_channels, kernel_size=3, padding=1)
         if use_1x1conv:
@@ -159,9 +212,9 @@ class Bottleneck(ResidualBlock):
 
     expansion = 4
 
-    def __init__(self, input_channels, num_channels, use_1x1conv=False, strides=1):
+    def __init__(self, input_channels, num_channels, use_1x1conv=False, strides=1, *, shortcut="projection"):
         super().__init__()
-        out_channels = self._validate(input_channels, num_channels, use_1x1conv, strides)
+        out_channels = self._validate(input_channels, num_channels, use_1x1conv, strides, shortcut)
         self.conv1 = nn.Conv2d(input_channels, num_channels, kernel_size=1)
         self.bn1 = nn.BatchNorm2d(num_channels)
         self.conv2 = nn.Conv2d(num_channels, num_channels, kernel_size=3, padding=1, stride=strides)
@@ -192,9 +245,9 @@ class PreActResidual(ResidualBlock):
 
     post_activation = False
 
-    def __init__(self, input_channels, num_channels, use_1x1conv=False, strides=1):
+    def __init__(self, input_channels, num_channels, use_1x1conv=False, strides=1, *, shortcut="projection"):
         super().__init__()
-        self._validate(input_channels, num_channels, use_1x1conv, strides)
+        self._validate(input_channels, num_channels, use_1x1conv, strides, shortcut)
         self.bn1 = nn.BatchNorm2d(input_channels)
         self.conv1 = nn.Conv2d(input_channels, num_channels, kernel_size=3, padding=1, stride=strides)
         self.bn2 = nn.BatchNorm2d(num_channels)
@@ -212,12 +265,89 @@ class PreActResidual(ResidualBlock):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.projection is None:
-            return self.branch(x) + x
+            return self.branch(x) + self.shortcut(x)
         # The projection takes the pre-activated input, which is computed once (running BN
         # statistics must be updated once per step).
         pre = F.relu(self.bn1(x))
         return self.conv2(F.relu(self.bn2(self.conv1(pre)))) + self.projection(pre)
 
 
-BLOCKS = {"basic": Residual, "bottleneck": Bottleneck, "preact": PreActResidual}
-BLOCK_LABELS = {"basic": "basic (course)", "bottleneck": "bottleneck", "preact": "pre-activation"}
+class ResNeXt(ResidualBlock):
+    """ResNeXt block (Xie et al. 2017; d2l-en 8.6.5 `ResNeXtBlock`): a bottleneck whose 3x3
+    convolution is grouped.
+
+    1x1 conv to `bot_channels`, 3x3 conv in `groups` groups (the cardinality: each group sees
+    `bot_channels // groups` channels), 1x1 conv out, + shortcut, ReLU. With the defaults
+    (`groups=32`, `bot_mul=0.5`) and `num_channels` = 64, 128, 256, 512 these are the blocks of
+    ResNeXt-50 (32x4d), torchvision's `resnext50_32x4d`.
+
+    Our signature convention: the block outputs `num_channels * 4` channels (like `Bottleneck`);
+    `bot_channels = round(output channels * bot_mul)` as in d2l-en. d2l-en's `groups` argument
+    is the width of a group (it passes `groups=bot_channels // groups` to the convolution); ours
+    is the number of groups. The stride sits on the 3x3 convolution; like the course's blocks,
+    convolutions keep their bias and the 1x1 shortcut is a plain convolution (d2l-en and
+    torchvision add a batch norm after it).
+    """
+
+    expansion = 4
+
+    def __init__(
+        self,
+        input_channels,
+        num_channels,
+        use_1x1conv=False,
+        strides=1,
+        *,
+        groups=32,
+        bot_mul=0.5,
+        shortcut="projection",
+    ):
+        super().__init__()
+        out_channels = self._validate(input_channels, num_channels, use_1x1conv, strides, shortcut)
+        _check_positive_int("groups", groups)
+        if isinstance(bot_mul, bool) or not isinstance(bot_mul, (int, float)) or bot_mul <= 0:
+            raise ValueError(f"bot_mul must be a positive number, got {bot_mul!r}.")
+        bot_channels = max(1, int(round(out_channels * bot_mul)))
+        if bot_channels % groups:
+            raise ValueError(
+                f"ResNeXt: the grouped 3x3 convolution has {bot_channels} channels "
+                f"(= {out_channels} output channels x bot_mul {bot_mul}), which {groups} groups cannot "
+                f"share equally. Fix: make groups a divisor of {bot_channels}, or the output channels "
+                f"a multiple of {_multiple(groups, bot_mul, self.expansion)}."
+            )
+        self.groups, self.bot_mul = groups, bot_mul
+        self.conv1 = nn.Conv2d(input_channels, bot_channels, kernel_size=1)
+        self.bn1 = nn.BatchNorm2d(bot_channels)
+        self.conv2 = nn.Conv2d(
+            bot_channels, bot_channels, kernel_size=3, padding=1, stride=strides, groups=groups
+        )
+        self.bn2 = nn.BatchNorm2d(bot_channels)
+        self.conv3 = nn.Conv2d(bot_channels, out_channels, kernel_size=1)
+        self.bn3 = nn.BatchNorm2d(out_channels)
+        self.shortcut_conv = (
+            nn.Conv2d(input_channels, out_channels, kernel_size=1, stride=strides) if use_1x1conv else None
+        )
+
+    @property
+    def projection(self):
+        return self.shortcut_conv
+
+    def branch_layers(self):
+        return [self.conv1, self.bn1, nn.ReLU(), self.conv2, self.bn2, nn.ReLU(), self.conv3, self.bn3]
+
+
+def _multiple(groups: int, bot_mul: float, expansion: int) -> int:
+    """The smallest multiple of `expansion` whose bottleneck (x bot_mul) `groups` groups share."""
+    out = expansion
+    while int(round(out * bot_mul)) % groups and out < 1_000_000:
+        out += expansion
+    return out
+
+
+BLOCKS = {"basic": Residual, "bottleneck": Bottleneck, "preact": PreActResidual, "resnext": ResNeXt}
+BLOCK_LABELS = {
+    "basic": "basic (course)",
+    "bottleneck": "bottleneck",
+    "preact": "pre-activation",
+    "resnext": "ResNeXt (grouped)",
+}

@@ -11,7 +11,7 @@ from functools import lru_cache
 import torch
 from torch import nn
 
-from .blocks import ResidualBlock
+from .blocks import ResidualBlock, ZeroPadShortcut
 from .models import ResNet, ResNetConfig
 
 __all__ = [
@@ -161,11 +161,15 @@ def _walk(module: nn.Module, shape: tuple) -> tuple[tuple, int]:
         return (module.out_features,), 2 * module.in_features * module.out_features
     if isinstance(module, (nn.BatchNorm2d, nn.ReLU)):
         return shape, 0
+    if isinstance(module, ZeroPadShortcut):  # option A: subsample, pad channels; no arithmetic
+        hw = tuple(-(-s // module.stride) for s in shape[1:])
+        return (module.out_channels, *hw), 0
     if isinstance(module, ResidualBlock):
-        # The branch runs layer after layer; the 1x1 projection takes the block's input.
+        # The branch runs layer after layer; the shortcut (1x1 projection or zero padding) takes
+        # the block's input. A convolution's `groups` (ResNeXt) is in the Conv2d formula above.
         out, flops = _walk(nn.Sequential(*module.branch_layers()), shape)
-        if module.projection is not None:
-            shortcut, f = _walk(module.projection, shape)
+        if module.shortcut_module is not None:
+            shortcut, f = _walk(module.shortcut_module, shape)
             flops += f
             if shortcut != out:
                 raise RuntimeError(f"shortcut {shortcut} and branch {out} differ in {type(module).__name__}")

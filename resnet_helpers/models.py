@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, replace
 import torch
 from torch import nn
 
-from .blocks import BLOCKS, PreActResidual, Residual, ResidualBlock
+from .blocks import BLOCKS, SHORTCUTS, PreActResidual, Residual, ResidualBlock
 
 __all__ = [
     "resnet_block",
@@ -36,19 +36,23 @@ __all__ = [
 ]
 
 
-def make_stage(block, input_channels, num_channels, num_blocks, strides=1):
+def make_stage(block, input_channels, num_channels, num_blocks, strides=1, shortcut="projection"):
     """A list of `num_blocks` blocks (torchvision's `_make_layer`).
 
     The first block takes `input_channels`, applies `strides`, and gets a 1x1 projection
-    shortcut exactly when the shape changes; the others keep the shape.
+    shortcut exactly when the shape changes (`shortcut="zero_pad"`: the parameter-free
+    zero-padding shortcut there instead, the paper's option A); the others keep the shape.
     """
     if isinstance(block, str):
         block = BLOCKS[block]
     if isinstance(num_blocks, bool) or not isinstance(num_blocks, int) or num_blocks < 1:
         raise ValueError(f"num_blocks (residual blocks per stage) must be >= 1, got {num_blocks!r}.")
     out_channels = num_channels * block.expansion
-    needs_projection = strides != 1 or input_channels != out_channels
-    blocks = [block(input_channels, num_channels, use_1x1conv=needs_projection, strides=strides)]
+    reshapes = strides != 1 or input_channels != out_channels
+    if shortcut == "zero_pad":
+        blocks = [block(input_channels, num_channels, strides=strides, shortcut="zero_pad")]
+    else:
+        blocks = [block(input_channels, num_channels, use_1x1conv=reshapes, strides=strides)]
     blocks += [block(out_channels, num_channels) for _ in range(num_blocks - 1)]
     return blocks
 
@@ -85,9 +89,11 @@ class ResNetConfig:
     - `blocks`: residual blocks per stage, e.g. (2, 2, 2, 2) for ResNet-18.
     - `channels`: width of each stage (a block outputs `channels * expansion`, expansion
       4 for bottlenecks). Stage 1 keeps the resolution, every later stage halves it.
-    - `block`: "basic" (the course's `Residual`), "bottleneck" or "preact".
+    - `block`: "basic" (the course's `Residual`), "bottleneck", "preact" or "resnext".
     - `stem`: "course" (7x7 conv stride 2 + BN + ReLU + 3x3 max-pool stride 2, /4) or
       "compact" (3x3 conv stride 1 + BN + ReLU, no pooling: for 28x28 inputs).
+    - `shortcut`: where a stage changes the shape, "projection" (a 1x1 convolution, the course's
+      and the paper's option B) or "zero_pad" (no parameters: the paper's option A).
     """
 
     blocks: tuple = (2, 2, 2, 2)
@@ -97,6 +103,7 @@ class ResNetConfig:
     num_classes: int = 10
     stem: str = "course"
     stem_channels: int = 64
+    shortcut: str = "projection"
 
     def __post_init__(self):
         object.__setattr__(self, "blocks", tuple(self.blocks))
@@ -116,6 +123,8 @@ class ResNetConfig:
             raise ValueError(f"block must be one of {sorted(BLOCKS)}, got {self.block!r}.")
         if self.stem not in STEMS:
             raise ValueError(f"stem must be one of {list(STEMS)}, got {self.stem!r}.")
+        if self.shortcut not in SHORTCUTS:
+            raise ValueError(f"shortcut must be one of {list(SHORTCUTS)}, got {self.shortcut!r}.")
         for name in ("in_channels", "num_classes", "stem_channels"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -127,8 +136,8 @@ class ResNetConfig:
 
     @property
     def convs_per_block(self) -> int:
-        """Convolutions in one block's branch: 3 for bottlenecks, else 2 (1x1 shortcuts not counted)."""
-        return 3 if self.block == "bottleneck" else 2
+        """Convolutions in a block's branch: 3 for bottleneck and ResNeXt blocks, else 2."""
+        return 3 if self.block in ("bottleneck", "resnext") else 2
 
     @property
     def depth(self) -> int:
@@ -157,16 +166,22 @@ PRESETS = {
 
 
 def preset_name(config: ResNetConfig) -> str | None:
-    """'ResNet-34' when `config` has a preset's blocks, channels, block type and stem."""
-    for name, preset in PRESETS.items():
-        if (preset.blocks, preset.channels, preset.block, preset.stem, preset.stem_channels) == (
+    """'ResNet-34' when `config` has a preset's blocks, channels, block type and stem; with
+    zero-padding shortcuts 'ResNet-34 (option A)'; ResNeXt blocks on ResNet-50's plan 'ResNeXt-50 (32x4d)'."""
+    resnext = config.block == "resnext"
+    block = "bottleneck" if resnext else config.block
+    for name, p in PRESETS.items():
+        if (p.blocks, p.channels, p.block, p.stem, p.stem_channels) == (
             config.blocks,
             config.channels,
-            config.block,
+            block,
             config.stem,
             config.stem_channels,
         ):
-            return model_name(name)
+            title = (
+                model_name(name).replace("ResNet", "ResNeXt") + " (32x4d)" if resnext else model_name(name)
+            )
+            return title + (" (option A)" if config.shortcut == "zero_pad" else "")
     return None
 
 
@@ -207,7 +222,7 @@ class ResNet(nn.Sequential):
         channels_in = c.stem_channels
         for i, (n, width) in enumerate(zip(c.blocks, c.channels, strict=True)):
             layers[f"b{i + 2}"] = nn.Sequential(
-                *make_stage(block, channels_in, width, n, strides=1 if i == 0 else 2)
+                *make_stage(block, channels_in, width, n, strides=1 if i == 0 else 2, shortcut=c.shortcut)
             )
             channels_in = width * block.expansion
         if block is PreActResidual:
@@ -286,7 +301,6 @@ def build_resnet(name_or_config="resnet18", in_channels=None, num_classes=None, 
     return ResNet(config)
 
 
-
 # --- Plain twins and networks of a given depth (He et al. 2015, section 4.2) ---------------
 
 
@@ -324,7 +338,8 @@ def depth_config(
     of blocks n = (depth - 2) / 6 for basic and pre-activation blocks, (depth - 2) / 9 for
     bottlenecks, then global average pooling and a linear layer. The paper's CIFAR networks
     (widths 16/32/64) use parameter-free identity shortcuts with zero padding where the shape
-    changes; these use the course's 1x1 projection there (two projections per network).
+    changes (option A); these use the course's 1x1 projection there (two projections per
+    network), unless you ask for option A: `depth_config(...).replace(shortcut="zero_pad")`.
     """
     if block not in BLOCKS:
         raise ValueError(f"block must be one of {sorted(BLOCKS)}, got {block!r}.")

@@ -20,6 +20,7 @@ from resnet_helpers.lessons.family import (
     top1_errors,
 )
 from resnet_helpers.lessons.paper import PAPER_TOP1_ERROR
+from resnet_helpers.lessons.widgets import WIDGET_VIEW
 
 matplotlib.use("Agg")
 
@@ -62,6 +63,12 @@ CASES = [
     dict(blocks=(2, 2, 1, 3), block="preact", channels=(16, 16, 48, 40), resolution=50, in_channels=3),
     dict(blocks=(2, 2, 2), base_width=16, stem="compact", resolution=28),
     dict(blocks=(1, 2, 1), block="bottleneck", base_width=8, stem="compact", resolution=29),
+    dict(blocks=(3, 4, 6, 3), block="resnext", resolution=96, in_channels=3),
+    dict(
+        blocks=(2, 1, 2), block="resnext", base_width=16, stem="compact", resolution=30, shortcut="zero_pad"
+    ),
+    dict(blocks=(3, 4, 6, 3), shortcut="zero_pad", resolution=100),
+    dict(blocks=(1, 2, 1, 1), block="preact", base_width=16, shortcut="zero_pad", resolution=45),
 ]
 
 
@@ -271,6 +278,43 @@ def test_panel_controls_presets_and_bad_settings():
     r = panel.last_result
     assert r["error"] is None and r["config"].channels == (32, 64, 128, 256)
     assert r["input shape"] == (1, 3, 96, 96) and r["config"].stem == "compact"
+    c["shortcut"].value = "zero_pad"
+    assert panel.last_result["config"].shortcut == "zero_pad"
+    assert panel.last_result["params"] < r["params"]  # the 1x1 projections are gone
+    c["channels"].value = "8, 16, 32, 64"
+    c["block"].value = "resnext"
+    assert "groups cannot share" in panel.last_result["error"]  # 8 wide: too narrow for 32 groups
+    c["channels"].value = ""
+    c["base_width"].value = 64
+    assert panel.last_result["error"] is None and panel.last_result["config"].block == "resnext"
+    ResNet152.click()  # a preset puts the shortcut back to the 1x1 convolution
+    assert panel.last_result["name"] == "ResNet-152" and c["shortcut"].value == "projection"
+
+
+def test_panel_carries_a_snapshot_of_its_default_view():
+    snapshot = architecture_panel()
+    bundle = snapshot._repr_mimebundle_()
+    assert WIDGET_VIEW in bundle and bundle["image/png"]  # the live panel, and the bar charts
+    html = bundle["text/html"]
+    assert "ResNet-18: depth 18 (weight layers), 11,178,378 parameters" in html
+    assert "(1, 512, 7, 7)" in html and "<img" in html  # the stage table and the chart
+    assert snapshot.panel.controls is snapshot.controls
+    impossible = architecture_panel(resolution=8)._repr_mimebundle_()
+    assert "image/png" not in impossible and "too small" in impossible["text/html"]
+
+
+def test_option_a_and_resnext_in_the_explorer():
+    option_a = explore_architecture(blocks=(3, 4, 6, 3), shortcut="zero_pad")
+    option_b = explore_architecture(blocks=(3, 4, 6, 3))
+    assert option_a["name"] == "ResNet-34 (option A)" and option_b["name"] == "ResNet-34"
+    assert option_b["params"] - option_a["params"] == sum(c * 2 * c + 2 * c for c in (64, 128, 256))
+    resnext = explore_architecture(blocks=(3, 4, 6, 3), block="resnext", in_channels=3, num_classes=1000)
+    assert resnext["name"] == "ResNeXt-50 (32x4d)" and resnext["depth"] == 50
+    assert resnext["rows"][4]["output shape"] == (1, 2048, 7, 7)
+    assert resnext["flops"] == 8_460_959_744  # torchvision's resnext50_32x4d, counted by count_flops
+    bad = explore_architecture(block="resnext", base_width=8)
+    assert "groups cannot share" in bad["error"] and "Traceback" not in bad["error"]
+    assert "shortcut must be one of" in explore_architecture(shortcut="B")["error"]
 
 
 # -- the family tables ---------------------------------------------------------------------------

@@ -8,12 +8,15 @@ from torch.nn import functional as F
 
 from resnet_helpers import BLOCKS, Bottleneck, PreActResidual, Residual, count_flops, count_params
 from resnet_helpers.lessons.residual_block import (
+    Paths,
     block_explorer_panel,
+    block_figure,
     compare_blocks,
     explore_block,
     format_block_report,
     input_gradient_norms,
 )
+from resnet_helpers.lessons.widgets import WIDGET_VIEW
 
 
 def constructor_error(block, *args, **kwargs) -> str:
@@ -45,7 +48,7 @@ def test_control_block_type(block, cls):
 
 def test_control_block_type_unknown():
     r = explore_block("wide", 64, 64)
-    assert r["error"] == "block type must be one of ['basic', 'bottleneck', 'preact'], got 'wide'."
+    assert r["error"] == "block type must be one of ['basic', 'bottleneck', 'preact', 'resnext'], got 'wide'."
     assert "output shape" not in r
 
 
@@ -62,7 +65,7 @@ def test_control_input_channels(block, channels):
 @pytest.mark.parametrize("block", list(BLOCKS))
 @pytest.mark.parametrize("channels", [4, 8, 64, 512])
 def test_control_output_channels(block, channels):
-    r = explore_block(block, 16, channels, use_1x1conv=True, size=8)
+    r = explore_block(block, 16, channels, use_1x1conv=True, size=8, groups=2)
     assert r["error"] is None
     assert r["output shape"] == (1, channels, 8, 8)
 
@@ -121,10 +124,11 @@ GRID = list(
 
 @pytest.mark.parametrize("block,cin,cout,strides,use_1x1conv", GRID)
 def test_every_combination_matches_the_real_block(block, cin, cout, strides, use_1x1conv):
-    r = explore_block(block, cin, cout, strides, use_1x1conv, size=8, batch_size=2)
+    r = explore_block(block, cin, cout, strides, use_1x1conv, size=8, batch_size=2, groups=4)
     num_channels = cout // BLOCKS[block].expansion
+    groups = {"groups": 4} if block == "resnext" else {}
     try:
-        blk = BLOCKS[block](cin, num_channels, use_1x1conv=use_1x1conv, strides=strides)
+        blk = BLOCKS[block](cin, num_channels, use_1x1conv=use_1x1conv, strides=strides, **groups)
     except ValueError as e:
         assert r["error"] == str(e)
         assert "use_1x1conv=True" in r["error"] and "Traceback" not in r["error"]
@@ -252,6 +256,7 @@ def test_panel_wires_every_control_to_the_callback():
         "strides",
         "use_1x1conv",
         "size",
+        "groups",
     }
     assert panel.last_result == explore_block()
     c = panel.controls
@@ -270,7 +275,54 @@ def test_panel_wires_every_control_to_the_callback():
     assert panel.last_result["output shape"] == (1, 256, 5, 5)
     c["use_1x1conv"].value = False  # impossible: a message, not an exception
     assert panel.last_result["error"] == constructor_error("bottleneck", 32, 64, strides=2)
-    assert [label for label, _ in c["block"].options] == ["basic (course)", "bottleneck", "pre-activation"]
+    assert [label for label, _ in c["block"].options] == [
+        "basic (course)",
+        "bottleneck",
+        "pre-activation",
+        "ResNeXt (grouped)",
+    ]
+    c["block"].value, c["use_1x1conv"].value, c["groups"].value = "resnext", True, 8
+    assert panel.last_result["class"] == "ResNeXt" and panel.last_result["groups"] == 8
+    conv2 = next(row for row in panel.last_result["layers"] if row["layer"] == "conv2")
+    assert conv2["kind"] == "conv 3x3, stride 2, 8 groups"
+
+
+def test_panel_carries_a_snapshot_of_its_default_view():
+    snapshot = block_explorer_panel()
+    bundle = snapshot._repr_mimebundle_()
+    assert WIDGET_VIEW in bundle and bundle["image/png"]  # the live panel, and the block drawn
+    assert "74,112" in bundle["text/html"] and "Residual: input (1, 64, 56, 56)" in bundle["text/html"]
+    assert snapshot.panel.controls is snapshot.controls
+    # a panel that starts on an impossible combination shows the message, and no drawing
+    bad = block_explorer_panel(input_channels=3, output_channels=6)._repr_mimebundle_()
+    assert "image/png" not in bad and "use_1x1conv=True" in bad["text/html"]
+
+
+def test_block_figure_draws_the_branch_and_the_shortcut():
+    import matplotlib.pyplot as plt
+
+    r = explore_block("resnext", 64, 128, 2, True, groups=8)
+    assert r["diagram"] == {
+        "branch": [
+            "1x1 conv, 64->64",
+            "batch norm",
+            "ReLU",
+            "3x3 conv, 8 groups, /2",
+            "batch norm",
+            "ReLU",
+            "1x1 conv, 64->128",
+            "batch norm",
+        ],
+        "shortcut": "1x1 conv, /2",
+        "after": "ReLU",
+    }
+    assert explore_block("preact", 64, 64)["diagram"]["after"] is None
+    fig = block_figure(r)
+    texts = {t.get_text() for t in fig.axes[0].texts}
+    assert {"3x3 conv, 8 groups, /2", "1x1 conv, /2", "ReLU", "+", "x"} <= texts
+    plt.close(fig)
+    with pytest.raises(ValueError, match="nothing to draw"):
+        block_figure(explore_block("basic", 3, 6))
 
 
 def test_panel_defaults():
@@ -366,3 +418,57 @@ def test_error_box_escapes_the_message():
     assert box.startswith("<div") and "#c0392b" in box and "monospace" in box
     assert "&lt;needs&gt;" in box and "&amp;" in box and "<needs>" not in box
     assert "monospace" not in error_box("x")
+
+
+# --- ResNeXt, option A and the two-path Inception (exercise 1) -----------------------------------------
+
+
+def test_resnext_in_the_explorer_by_hand():
+    r = explore_block("resnext", 256, 256, size=56)  # ResNeXt-50's first block: 32 groups of 4 channels
+    assert r["error"] is None and r["output shape"] == (1, 256, 56, 56)
+    convs = {row["layer"]: row for row in r["layers"] if row["kind"].startswith("conv")}
+    assert convs["conv2"]["params"] == 128 * (128 // 32) * 9 + 128
+    assert convs["conv2"]["flops"] == 2 * 128 * (128 // 32) * 9 * 56 * 56
+    # fewer groups, more of both: the 3x3 convolution's weights and FLOPs scale with 1 / groups
+    one = explore_block("resnext", 256, 256, size=56, groups=1)
+    conv2 = next(row for row in one["layers"] if row["layer"] == "conv2")
+    assert conv2["flops"] == 32 * convs["conv2"]["flops"]
+    bad = explore_block("resnext", 64, 64, groups=64)
+    assert "64 groups cannot share" in bad["error"] and "divisor of 32" in bad["error"]
+    rows = {row["block"]: row for row in compare_blocks(256, 256, size=56)}
+    assert rows["resnext"]["params"] == 71_680 and rows["resnext"]["error"] is None
+
+
+def test_option_a_in_the_explorer():
+    r = explore_block("basic", 64, 128, strides=2, shortcut="zero_pad")
+    assert r["error"] is None and r["output shape"] == (1, 128, 28, 28)
+    assert r["layers"][-1] == {
+        "layer": "zero_pad",
+        "kind": "zero-pad (option A)",
+        "output shape": (1, 128, 28, 28),
+        "params": 0,
+        "flops": 0,
+    }
+    projected = explore_block("basic", 64, 128, strides=2, use_1x1conv=True)
+    assert projected["params"] - r["params"] == 64 * 128 + 128
+    assert r["diagram"]["shortcut"] == "zero-pad, /2"
+    assert "only add channels" in explore_block("basic", 128, 64, shortcut="zero_pad")["error"]
+    assert "shortcut must be one of" in explore_block(shortcut="B")["error"]
+
+
+@pytest.mark.parametrize("mode", ["train", "eval"])
+def test_two_path_inception_with_identity_and_sum_is_the_residual_block(mode):
+    torch.manual_seed(0)
+    blk = Residual(16, 16)
+    branch = torch.nn.Sequential(*blk.branch_layers())  # the same layers, the same weights
+    paths = Paths(branch, torch.nn.Identity(), merge="add", after=torch.nn.ReLU())
+    X = torch.randn(4, 16, 8, 8)
+    getattr(blk, mode)(), getattr(paths, mode)()
+    assert torch.equal(paths(X), blk(X))
+    assert count_params(paths) == count_params(blk)
+    # with a concatenation instead, it is an Inception-style block: twice the channels, no sum
+    cat = Paths(branch, torch.nn.Identity(), merge="cat").eval()
+    assert cat(X).shape == (4, 32, 8, 8)
+    assert torch.equal(cat(X)[:, 16:], X)
+    with pytest.raises(ValueError, match="merge"):
+        Paths(branch, merge="max")

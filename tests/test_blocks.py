@@ -4,6 +4,7 @@ from torch import nn
 
 from book import BookResidual
 from resnet_helpers import Bottleneck, PreActResidual, Residual, count_params
+from resnet_helpers.blocks import BLOCK_LABELS, BLOCKS, ResNeXt, ZeroPadShortcut
 
 
 def test_book_example_same_shape():
@@ -38,10 +39,10 @@ def test_same_weights_same_output_as_the_book(args):
     assert count_params(ours) == count_params(book)
 
 
-@pytest.mark.parametrize("block", [Residual, Bottleneck, PreActResidual])
+@pytest.mark.parametrize("block", [Residual, Bottleneck, PreActResidual, ResNeXt])
 def test_zeroed_branch_is_identity_on_nonnegative_input(block):
     torch.manual_seed(0)
-    channels = 8 * block.expansion
+    channels = 16 * block.expansion
     blk = block(channels, channels // block.expansion).zero_residual_().eval()
     X = torch.rand(2, channels, 5, 5)  # non-negative, as after a ReLU
     assert torch.equal(blk(X), X)
@@ -106,3 +107,89 @@ def test_preact_order_is_bn_relu_conv():
     children = [type(m) for m in blk.children()]
     assert children[:2] == [nn.BatchNorm2d, nn.Conv2d] and blk.bn1.num_features == 8
     assert PreActResidual(8, 16, use_1x1conv=True, strides=2)(torch.rand(1, 8, 6, 6)).shape == (1, 16, 3, 3)
+
+
+# --- ResNeXt (d2l-en 8.6.5) ----------------------------------------------------------------------------
+
+
+def test_resnext_is_registered():
+    assert BLOCKS["resnext"] is ResNeXt and "ResNeXt" in BLOCK_LABELS["resnext"]
+
+
+@pytest.mark.parametrize(
+    "args,kwargs,shape",
+    [
+        ((256, 64), {}, (2, 256, 8, 8)),  # ResNeXt-50's block: 256 -> 128 in 32 groups -> 256
+        ((64, 64, True, 2), {}, (2, 256, 4, 4)),
+        ((32, 8), dict(groups=4, bot_mul=1), (2, 32, 8, 8)),  # d2l-en's ResNeXtBlock(32, 16, 1)
+        ((16, 8, True, 2), dict(groups=2), (2, 32, 4, 4)),
+    ],
+)
+def test_resnext_shapes(args, kwargs, shape):
+    blk = ResNeXt(*args, **kwargs)
+    assert blk(torch.rand(2, args[0], 8, 8)).shape == shape
+    assert blk.conv2.groups == kwargs.get("groups", 32)
+
+
+def test_resnext_parameters_by_hand():
+    blk = ResNeXt(256, 64)  # out 256, bottleneck 128, 32 groups of 4 channels
+    conv1 = 256 * 128 + 128
+    conv2 = 128 * (128 // 32) * 3 * 3 + 128  # a grouped 3x3 convolution sees 4 channels, not 128
+    conv3 = 128 * 256 + 256
+    bns = 2 * (128 + 128 + 256)
+    assert count_params(blk) == conv1 + conv2 + conv3 + bns == 71_680
+    assert count_params(ResNeXt(256, 64, groups=1)) - count_params(blk) == 128 * 128 * 9 - 128 * 4 * 9
+
+
+def test_resnext_refuses_groups_that_do_not_divide_its_width():
+    with pytest.raises(ValueError, match="32 groups cannot share") as info:
+        ResNeXt(16, 4)  # 16 channels out, a bottleneck of 8
+    assert "divisor of 8" in str(info.value) and "multiple of 64" in str(info.value)
+    ResNeXt(64, 16)  # the multiple it names works
+    with pytest.raises(ValueError, match="bot_mul"):
+        ResNeXt(64, 16, bot_mul=0)
+    with pytest.raises(ValueError, match="use_1x1conv=True"):  # the course's shortcut message first
+        ResNeXt(64, 32)
+
+
+# --- option A: the zero-padding shortcut (He et al. 2015, section 4.2) ----------------------------------
+
+
+def test_zero_pad_shortcut_pads_channels_and_subsamples():
+    pad = ZeroPadShortcut(3, 8, stride=2)
+    X = torch.randn(2, 3, 7, 7)
+    Y = pad(X)
+    assert Y.shape == (2, 8, 4, 4) and count_params(pad) == 0
+    assert torch.equal(Y[:, :3], X[:, :, ::2, ::2]) and not Y[:, 3:].any()
+    with pytest.raises(ValueError, match="only add channels"):
+        ZeroPadShortcut(8, 3)
+
+
+@pytest.mark.parametrize("block", [Residual, PreActResidual, Bottleneck, ResNeXt])
+def test_option_a_blocks_are_param_free_on_the_shortcut(block):
+    out = 32 * block.expansion
+    zero_pad = block(16, 32, strides=2, shortcut="zero_pad")
+    projected = block(16, 32, use_1x1conv=True, strides=2)
+    assert zero_pad(torch.rand(2, 16, 8, 8)).shape == (2, out, 4, 4)
+    assert zero_pad.projection is None and isinstance(zero_pad.shortcut_module, ZeroPadShortcut)
+    assert count_params(projected) - count_params(zero_pad) == 16 * out + out
+    # the shortcut is x, subsampled and padded; started as the identity, the block is just that
+    zero_pad.zero_residual_().eval()
+    X = torch.rand(2, 16, 8, 8)
+    expected = torch.cat([X[:, :, ::2, ::2], torch.zeros(2, out - 16, 4, 4)], dim=1)
+    assert torch.equal(zero_pad(X), expected)
+
+
+def test_option_a_only_when_asked_for():
+    # the default keeps the course's behaviour and its message, word for word
+    with pytest.raises(ValueError) as default:
+        Residual(16, 32, strides=2)
+    assert str(default.value) == (
+        "Residual: the shortcut cannot be added because the input has 16 channels but the block outputs 32 "
+        "and strides=2 makes the output 2x smaller than the input. Fix: pass use_1x1conv=True so a 1x1 "
+        "convolution reshapes the shortcut, or use input_channels == 32 and strides=1."
+    )
+    assert not hasattr(Residual(16, 16, shortcut="zero_pad"), "zero_pad")  # nothing to pad
+    assert Residual(16, 32, True, 2, shortcut="zero_pad").projection is not None  # 1x1 conv wins
+    with pytest.raises(ValueError, match="shortcut must be one of"):
+        Residual(16, 16, shortcut="A")

@@ -115,11 +115,19 @@ def test_forward_features_and_head():
     torch.testing.assert_close(net.forward_head(features), net(X))
 
 
-@pytest.mark.parametrize("block", ["basic", "bottleneck", "preact"])
+@pytest.mark.parametrize("block", ["basic", "bottleneck", "preact", "resnext"])
 @pytest.mark.parametrize("stem", ["course", "compact"])
-def test_every_block_and_stem_runs(block, stem):
+@pytest.mark.parametrize("shortcut", ["projection", "zero_pad"])
+def test_every_block_and_stem_runs(block, stem, shortcut):
     cfg = ResNetConfig(
-        blocks=(1, 1, 1), channels=(8, 16, 32), block=block, stem=stem, in_channels=3, num_classes=7
+        blocks=(1, 1, 1),
+        channels=(16, 32, 64),
+        block=block,
+        stem=stem,
+        in_channels=3,
+        num_classes=7,
+        shortcut=shortcut,
+        stem_channels=16,
     )
     net = build_resnet(cfg)
     assert net(torch.rand(2, 3, 28, 28)).shape == (2, 7)
@@ -139,6 +147,7 @@ def test_zero_init_residual_makes_every_block_identity():
         (dict(blocks=(2, 0, 2, 2)), "positive integers"),
         (dict(block="wide"), "block must be one of"),
         (dict(stem="big"), "stem must be one of"),
+        (dict(shortcut="A"), "shortcut must be one of"),
         (dict(num_classes=0), "num_classes"),
         (dict(blocks=()), "at least one stage"),
     ],
@@ -178,3 +187,41 @@ def test_stage_table_and_summary():
     stats = summary(net, (1, 1, 224, 224))
     assert stats.total_params == 11_178_378
     assert stats.total_mult_adds > 1e9
+
+
+def test_option_a_network_has_no_projections():
+    option_a = ResNetConfig(blocks=(3, 4, 6, 3), shortcut="zero_pad")
+    net, twin = build_resnet(option_a), build_resnet("resnet34")
+    assert not any(m.projection is not None for m in net.modules() if hasattr(m, "projection"))
+    assert count_params(twin) - count_params(net) == sum(c * 2 * c + 2 * c for c in (64, 128, 256))
+    assert preset_name(option_a) == "ResNet-34 (option A)" and count_weight_layers(net) == 34
+    assert net(torch.rand(1, 1, 64, 64)).shape == (1, 10)
+
+
+@pytest.mark.parametrize("shortcut", ["projection", "zero_pad"])
+def test_stage_rows_size_grouped_convs_and_zero_padding_like_count_flops(shortcut):
+    from resnet_helpers.measure import stage_rows
+
+    config = ResNetConfig(
+        blocks=(3, 4, 6, 3), block="resnext", in_channels=3, num_classes=1000, shortcut=shortcut
+    )
+    with torch.device("meta"):
+        net = build_resnet(config)
+    for resolution in (224, 97):
+        rows, problem = stage_rows(config, resolution)
+        assert problem is None and rows == stage_table(net, (1, 3, resolution, resolution))
+        assert sum(r["flops"] for r in rows) == count_flops(net, (1, 3, resolution, resolution))
+
+
+def test_resnext50_matches_torchvision():
+    with torch.device("meta"):
+        ours = build_resnet(
+            ResNetConfig(blocks=(3, 4, 6, 3), block="resnext", in_channels=3, num_classes=1000)
+        )
+        theirs = torchvision.models.resnext50_32x4d()
+    assert count_weight_layers(ours) == 50
+    assert count_flops(ours, (1, 3, 224, 224)) == count_flops(theirs, (1, 3, 224, 224))
+    # ours keeps the convolution biases; torchvision has a batch norm after each 1x1 projection
+    biases = sum(m.bias.numel() for m in ours.modules() if isinstance(m, nn.Conv2d) and m.bias is not None)
+    shortcut_bn = sum(2 * c for c in (256, 512, 1024, 2048))
+    assert count_params(ours) - biases + shortcut_bn == count_params(theirs)

@@ -21,7 +21,7 @@ import io
 from ..blocks import BLOCK_LABELS
 from ..measure import smallest_resolution, stage_rows
 from ..models import ResNetConfig, preset_name
-from .widgets import error_box
+from .widgets import error_box, with_snapshot
 
 __all__ = [
     "explore_architecture",
@@ -71,6 +71,7 @@ def explore_architecture(
     in_channels: int = 1,
     num_classes: int = 10,
     stem: str = "course",
+    shortcut: str = "projection",
 ) -> dict:
     """Stage table, totals, depth and name of the ResNet these settings describe.
 
@@ -78,11 +79,13 @@ def explore_architecture(
         blocks: residual blocks per stage (b2, b3, ...), e.g. (3, 4, 6, 3).
         channels: width of each stage, a sequence or a string like "64, 128, 256, 512";
             None or "" means: `base_width` for the first stage, doubling every stage.
-        block: "basic" (the course's `Residual`), "bottleneck" or "preact".
+        block: "basic" (the course's `Residual`), "bottleneck", "preact" or "resnext".
         resolution: height = width of the input image, in pixels.
         in_channels: 1 for grey images (Fashion-MNIST), 3 for colour; num_classes: outputs.
         stem: "course" (7x7 conv stride 2 + max-pool: /4) or "compact" (3x3 conv, no pooling).
         The stem outputs as many channels as the first stage is wide (64 in every preset).
+        shortcut: where a stage changes the shape, "projection" (1x1 convolution, the course's,
+            the paper's option B) or "zero_pad" (parameter-free, the paper's option A).
 
     Returns a dict with the settings, `"error"` (None, or the message for an impossible
     setting, and then nothing else is filled in), and otherwise `"config"` (a
@@ -100,6 +103,7 @@ def explore_architecture(
         "in_channels": in_channels,
         "num_classes": num_classes,
         "stem": stem,
+        "shortcut": shortcut,
         "error": None,
     }
     try:
@@ -117,11 +121,12 @@ def explore_architecture(
             num_classes=num_classes,
             stem=stem,
             stem_channels=widths[0] if widths and _is_count(widths[0]) else 64,
+            shortcut=shortcut,
         )
-    except ValueError as e:
+        rows, problem = stage_rows(config, resolution)
+    except ValueError as e:  # also a block that refuses its widths (ResNeXt groups, option A)
         result["error"] = str(e)
         return result
-    rows, problem = stage_rows(config, resolution)
     if problem is not None:
         result["error"] = _too_small_message(config, resolution, rows, problem)
         return result
@@ -236,14 +241,22 @@ def architecture_figure(result: dict):
 
 
 def architecture_panel(
-    blocks=(2, 2, 2, 2), base_width=64, block="basic", resolution=224, in_channels=1, stem="course"
+    blocks=(2, 2, 2, 2),
+    base_width=64,
+    block="basic",
+    resolution=224,
+    in_channels=1,
+    stem="course",
+    shortcut="projection",
 ):
     """The explorer as an ipywidgets panel: preset buttons and controls on top, the answer below.
 
     Four sliders set the blocks of stages b2..b5; the channels box, when filled in
     ("64, 128, 256, 512"), overrides the base width. A preset button sets the controls and
     redraws once. The panel keeps its controls in `panel.controls`, the last result in
-    `panel.last_result` and counts its redraws in `panel.renders` (handy in tests).
+    `panel.last_result` and counts its redraws in `panel.renders` (handy in tests). Returns
+    `with_snapshot(panel, figure, table)`: the live panel, carrying a picture of its default
+    view (headline, stage table, chart) for readers without a kernel; `.panel` is the widget.
     """
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
@@ -291,6 +304,12 @@ def architecture_panel(
             description="stem",
             style=style,
         ),
+        shortcut=widgets.Dropdown(
+            options=[("1x1 conv (option B)", "projection"), ("zero-pad (option A)", "zero_pad")],
+            value=shortcut,
+            description="shortcut",
+            style=style,
+        ),
         refresh=widgets.IntText(value=0),  # never shown: bumped once after a preset is loaded
     )
     panel = widgets.VBox()
@@ -299,13 +318,20 @@ def architecture_panel(
     panel.renders = 0
     loading = [False]
 
-    def show(b2, b3, b4, b5, channels, base_width, block, resolution, in_channels, stem, refresh):
+    def show(b2, b3, b4, b5, channels, base_width, block, resolution, in_channels, stem, shortcut, refresh):
         if loading[0]:
             return
         panel.renders += 1
         try:
             result = explore_architecture(
-                (b2, b3, b4, b5), channels, base_width, block, resolution, in_channels, stem=stem
+                (b2, b3, b4, b5),
+                channels,
+                base_width,
+                block,
+                resolution,
+                in_channels,
+                stem=stem,
+                shortcut=shortcut,
             )
             panel.last_result = result
             headline = format_headline(result)
@@ -333,6 +359,7 @@ def architecture_panel(
                 controls["base_width"].value = 64
                 controls["channels"].value = ""
                 controls["stem"].value = "course"
+                controls["shortcut"].value = "projection"
             finally:
                 loading[0] = False
             controls["refresh"].value += 1
@@ -352,11 +379,21 @@ def architecture_panel(
             [
                 widgets.VBox([controls[f"b{i}"] for i in range(2, 6)] + [controls["resolution"]]),
                 widgets.VBox(
-                    [controls["base_width"], controls["channels"], controls["in_channels"], controls["stem"]]
+                    [
+                        controls["base_width"],
+                        controls["channels"],
+                        controls["in_channels"],
+                        controls["stem"],
+                        controls["shortcut"],
+                    ]
                 ),
             ]
         ),
         controls["block"],
         out,
     ]
-    return panel
+    result = panel.last_result
+    if result is None or result["error"]:
+        return with_snapshot(panel, error_box(format_headline(result)) if result else None)
+    headline = f"<b>{html.escape(format_headline(result))}</b>"
+    return with_snapshot(panel, headline, stage_frame(result), architecture_figure(result))

@@ -8,6 +8,10 @@ wraps the callback in ipywidgets controls.
 
 `input_gradient_norms(...)` measures the shortcut's effect on the gradient: the norm of
 the gradient at a block's input, with the shortcut and without it (the plain block).
+
+`Paths` (parallel paths and a merge) answers the course's exercise 1: a residual block is an
+Inception-like block with two paths, one of them the identity, merged by addition instead of
+concatenation.
 """
 
 from __future__ import annotations
@@ -17,10 +21,10 @@ import html
 import torch
 from torch import nn
 
-from ..blocks import BLOCK_LABELS, BLOCKS, _check_positive_int
+from ..blocks import BLOCK_LABELS, BLOCKS, SHORTCUTS, _check_positive_int
 from ..measure import count_params
 from ..models import PlainBlock
-from .widgets import error_box
+from .widgets import error_box, with_snapshot
 
 __all__ = [
     "explore_block",
@@ -28,18 +32,32 @@ __all__ = [
     "format_block_report",
     "block_explorer_panel",
     "input_gradient_norms",
+    "block_figure",
+    "Paths",
 ]
-
 
 
 def _layer_kind(module: nn.Module) -> str:
     if isinstance(module, nn.Conv2d):
         k = "x".join(map(str, module.kernel_size))
         stride = f", stride {module.stride[0]}" if module.stride != (1, 1) else ""
-        return f"conv {k}{stride}"
+        groups = f", {module.groups} groups" if module.groups > 1 else ""
+        return f"conv {k}{stride}{groups}"
     if isinstance(module, nn.BatchNorm2d):
         return "batch norm"
+    if type(module).__name__ == "ZeroPadShortcut":
+        return "zero-pad (option A)"
     return type(module).__name__
+
+
+def _diagram_label(module: nn.Module) -> str:
+    """A layer as the block's drawing names it: '3x3 conv, 64->128, /2', 'batch norm', 'ReLU'."""
+    if isinstance(module, nn.Conv2d):
+        k = "x".join(map(str, module.kernel_size))
+        groups = f"{module.groups} groups" if module.groups > 1 else ""
+        label = f"{k} conv, " + (groups or f"{module.in_channels}->{module.out_channels}")
+        return label + (f", /{module.stride[0]}" if module.stride != (1, 1) else "")
+    return {"BatchNorm2d": "batch norm", "ReLU": "ReLU"}.get(type(module).__name__, type(module).__name__)
 
 
 def _check_block_type(block: str) -> None:
@@ -69,22 +87,28 @@ def explore_block(
     use_1x1conv: bool = False,
     size: int = 56,
     batch_size: int = 1,
+    groups: int = 32,
+    shortcut: str = "projection",
 ) -> dict:
     """Shapes, parameters and FLOPs of one residual block, layer by layer.
 
     Args:
-        block: "basic" (the course's `Residual`), "bottleneck" or "preact".
+        block: "basic" (the course's `Residual`), "bottleneck", "preact" or "resnext".
         input_channels, output_channels: channels in and out of the block. A bottleneck's
-            3x3 convolution is `output_channels // 4` wide.
+            3x3 convolution is `output_channels // 4` wide, a ResNeXt block's
+            `output_channels // 2`, in `groups` groups (`groups` is used by "resnext" only).
         strides: stride of the block (2 halves height and width).
         use_1x1conv: put a 1x1 convolution on the shortcut.
         size: height = width of the input; batch_size: images in the batch.
+        shortcut: "projection" (the course: a changed shape needs `use_1x1conv=True`) or
+            "zero_pad" (the paper's option A: a changed shape gets a zero-padding shortcut).
 
     Returns a dict with the arguments, `"error"` (None, or the ValueError message of an
     impossible combination, in which case nothing else is filled in), and otherwise
     `"class"`, `"input shape"`, `"output shape"`, `"layers"` (one row a layer in the order
     `forward` runs them: layer, kind, output shape, params, flops; the identity shortcut
-    is a row with 0 parameters and 0 FLOPs), `"params"` and `"flops"` (totals). FLOPs of
+    is a row with 0 parameters and 0 FLOPs), `"params"` and `"flops"` (totals), and
+    `"diagram"` (the labels `block_figure` draws). FLOPs of
     one forward pass, a multiply-add counting 2, as `count_flops` counts them. The block is
     built on the meta device: no memory, no arithmetic, instant even for big blocks.
     """
@@ -98,18 +122,38 @@ def explore_block(
         "batch_size": batch_size,
         "error": None,
     }
+    if block == "resnext":
+        result["groups"] = groups
+    if shortcut != "projection":
+        result["shortcut"] = shortcut
     try:
         _check_block_type(block)
         for name in ("input_channels", "output_channels", "strides", "size", "batch_size"):
             _check_positive_int(name, result[name])
+        if shortcut not in SHORTCUTS:
+            raise ValueError(f"shortcut must be one of {list(SHORTCUTS)}, got {shortcut!r}.")
         num_channels = _num_channels(block, output_channels)
+        kwargs = {"groups": groups} if block == "resnext" else {}
+        kwargs.update(use_1x1conv=use_1x1conv, strides=strides, shortcut=shortcut)
         with torch.device("meta"):
-            blk = BLOCKS[block](input_channels, num_channels, use_1x1conv=use_1x1conv, strides=strides)
+            blk = BLOCKS[block](input_channels, num_channels, **kwargs)
     except ValueError as e:
         result["error"] = str(e)
         return result
     result.update(_measure(blk, (batch_size, input_channels, size, size)))
+    shortcut_module = blk.shortcut_module
+    result["diagram"] = {
+        "branch": [_diagram_label(layer) for layer in blk.branch_layers()],
+        "shortcut": "identity" if shortcut_module is None else _shortcut_label(shortcut_module),
+        "after": "ReLU" if blk.post_activation else None,
+    }
     return result
+
+
+def _shortcut_label(module: nn.Module) -> str:
+    stride = module.stride if isinstance(module.stride, int) else module.stride[0]
+    name = "1x1 conv" if isinstance(module, nn.Conv2d) else "zero-pad"
+    return name + (f", /{stride}" if stride != 1 else "")
 
 
 def _measure(blk: nn.Module, input_shape: tuple) -> dict:
@@ -146,7 +190,7 @@ def _measure(blk: nn.Module, input_shape: tuple) -> dict:
         }
         for name, shape in shapes.items()
     ]
-    if blk.projection is None:
+    if blk.shortcut_module is None:
         rows.append(
             {"layer": "shortcut", "kind": "identity", "output shape": input_shape, "params": 0, "flops": 0}
         )
@@ -161,7 +205,7 @@ def _measure(blk: nn.Module, input_shape: tuple) -> dict:
 
 
 def compare_blocks(input_channels=256, output_channels=256, size=56, strides=1, use_1x1conv=False) -> list:
-    """One row a block type (basic, bottleneck, pre-activation) at the same input and output."""
+    """One row a block type (basic, bottleneck, pre-activation, ResNeXt) at the same input and output."""
     rows = []
     for block in BLOCKS:
         r = explore_block(block, input_channels, output_channels, strides, use_1x1conv, size)
@@ -182,30 +226,62 @@ def format_block_report(result: dict) -> str:
     """The explorer's answer as text: a heading, one line a layer, the totals (or the error)."""
     if result["error"]:
         return f"Impossible combination: {result['error']}"
+    rows = result["layers"]
+    w_layer = max(len("layer"), *(len(row["layer"]) for row in rows))
+    w_kind = max(len("kind"), *(len(row["kind"]) for row in rows))
     lines = [
         f"{result['class']}: input {result['input shape']} -> output {result['output shape']}",
         "",
-        f"{'layer':<10} {'kind':<18} {'output shape':<22} {'params':>11} {'FLOPs':>15}",
+        f"{'layer':<{w_layer}}  {'kind':<{w_kind}}  {'output shape':<18} {'params':>11} {'FLOPs':>15}",
     ]
-    for row in result["layers"]:
+    for row in rows:
         lines.append(
-            f"{row['layer']:<10} {row['kind']:<18} {str(row['output shape']):<22} "
+            f"{row['layer']:<{w_layer}}  {row['kind']:<{w_kind}}  {str(row['output shape']):<18} "
             f"{row['params']:>11,} {row['flops']:>15,}"
         )
-    lines.append(f"{'total':<10} {'':<18} {'':<22} {result['params']:>11,} {result['flops']:>15,}")
+    lines.append(
+        f"{'total':<{w_layer}}  {'':<{w_kind}}  {'':<18} {result['params']:>11,} {result['flops']:>15,}"
+    )
     return "\n".join(lines)
 
 
+def block_figure(result: dict, title: str | None = None):
+    """The block of an `explore_block` result, drawn bottom-up: its branch, shortcut and last ReLU."""
+    from .diagrams import draw_block_layers
+
+    if result["error"]:
+        raise ValueError(f"nothing to draw: {result['error']}")
+    d = result["diagram"]
+    title = title or f"{result['class']}: {result['input shape'][1]} -> {result['output shape'][1]} channels"
+    return draw_block_layers(d["branch"], d["shortcut"], d["after"], title=title)
+
+
+def _report_html(result: dict) -> str:
+    text = format_block_report(result)
+    if result["error"]:
+        return error_box(text, monospace=True)
+    style = "line-height: 1.3; font-family: monospace; white-space: pre; overflow-x: auto; margin: 0"
+    return f'<pre style="{style}">{html.escape(text)}</pre>'
+
+
 def block_explorer_panel(**defaults):
-    """The explorer as an ipywidgets panel: controls on top, the report below.
+    """The explorer as an ipywidgets panel: controls on top, the report and a drawing below.
 
     `defaults` set the controls' starting values (the names of `explore_block`). The panel
-    keeps the last result in `panel.last_result` (handy in tests and for the curious).
+    keeps the last result in `panel.last_result` (handy in tests and for the curious). Returns
+    `with_snapshot(panel, figure, report)`: the live panel, which carries a picture of its
+    default view for readers without a kernel (`.panel` is the widget itself).
     """
+    import base64
+    import io
+
     import ipywidgets as widgets
+    import matplotlib.pyplot as plt
     from IPython.display import HTML, display
 
-    values = dict(block="basic", input_channels=64, output_channels=64, strides=1, use_1x1conv=False, size=56)
+    values = dict(
+        block="basic", input_channels=64, output_channels=64, strides=1, use_1x1conv=False, size=56, groups=32
+    )
     unknown = set(defaults) - set(values)
     if unknown:
         raise ValueError(f"block_explorer_panel: unknown controls {sorted(unknown)}; use {list(values)}.")
@@ -233,29 +309,45 @@ def block_explorer_panel(**defaults):
         "size": widgets.IntSlider(
             value=values["size"], min=1, max=224, description="image size", style=style
         ),
+        "groups": widgets.Dropdown(
+            options=[1, 2, 4, 8, 16, 32, 64],
+            value=values["groups"],
+            description="ResNeXt groups",
+            style=style,
+        ),
     }
     panel = widgets.VBox()
     panel.controls = controls
     panel.last_result = None
 
+    def draw(result):
+        fig = block_figure(result)
+        png = io.BytesIO()
+        fig.savefig(png, format="png", dpi=72)
+        plt.close(fig)
+        return base64.b64encode(png.getvalue()).decode("ascii")
+
     def show(**kwargs):
         result = explore_block(**kwargs)
         panel.last_result = result
-        text = format_block_report(result)
         if result["error"]:
-            display(HTML(error_box(text, monospace=True)))
-        else:
-            display(HTML(f'<pre style="line-height: 1.3">{html.escape(text)}</pre>'))
+            display(HTML(_report_html(result)))
+            return
+        image = f'<img src="data:image/png;base64,{draw(result)}" style="flex: none">'
+        row = '<div style="display: flex; flex-wrap: wrap; gap: 12px; align-items: flex-start">{}{}</div>'
+        display(HTML(row.format(_report_html(result), image)))
 
     out = widgets.interactive_output(show, controls)
     panel.children = [
         controls["block"],
         widgets.HBox([controls["input_channels"], controls["output_channels"]]),
         widgets.HBox([controls["strides"], controls["use_1x1conv"]]),
-        controls["size"],
+        widgets.HBox([controls["size"], controls["groups"]]),
         out,
     ]
-    return panel
+    result = panel.last_result
+    figure = None if result["error"] else block_figure(result)
+    return with_snapshot(panel, figure, _report_html(result))
 
 
 def input_gradient_norms(
@@ -291,3 +383,28 @@ def input_gradient_norms(
         (grad,) = torch.autograd.grad(y, x, upstream)
         norms[key] = grad.norm().item()
     return norms
+
+
+# --- Exercise 1 of the course: a residual block is a two-path Inception block that adds ------------
+
+
+class Paths(nn.Module):
+    """Parallel paths on the same input, merged: `merge="cat"` concatenates the channels (Inception),
+    `merge="add"` sums them (same shapes needed); an optional `after` module follows the merge.
+
+    `Paths(branch, nn.Identity(), merge="add", after=nn.ReLU())` is the course's residual block:
+    an Inception block cut down to two paths, one of them the identity, summed, not concatenated.
+    """
+
+    def __init__(self, *paths: nn.Module, merge: str = "cat", after: nn.Module | None = None):
+        super().__init__()
+        if merge not in ("cat", "add"):
+            raise ValueError(f"merge must be 'cat' or 'add', got {merge!r}.")
+        self.paths = nn.ModuleList(paths)
+        self.merge = merge
+        self.after = after if after is not None else nn.Identity()
+
+    def forward(self, x):
+        outs = [path(x) for path in self.paths]
+        y = torch.cat(outs, dim=1) if self.merge == "cat" else torch.stack(outs).sum(dim=0)
+        return self.after(y)

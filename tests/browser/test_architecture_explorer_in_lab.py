@@ -1,11 +1,32 @@
 """Notebook 03's architecture explorer, driven in a real JupyterLab: sliders, buttons, block type."""
 
 import pytest
-from lab import click_toggle, run_notebook_panel, slider_keys, slider_value, wait_for_text
+from lab import (
+    click_toggle,
+    menu,
+    open_notebook,
+    run_all_cells,
+    select_option,
+    slider_keys,
+    slider_value,
+    wait_for_text,
+)
 
-from resnet_helpers import explore_architecture, format_headline
+from resnet_helpers.lessons.architecture import explore_architecture, format_headline
 
 pytestmark = pytest.mark.browser
+
+
+def run_with_solutions_open(page, lab, name, has):
+    """Open notebook `name`, unfold the solutions' code (View > Expand All Code: a folded cell
+    shows no prompt, which `run_all_cells` would read as still running), run all its cells, and
+    return (panel, its output area) as `lab.run_notebook_panel` does."""
+    open_notebook(page, lab, name)
+    menu(page, "View", "Expand All Code")
+    run_all_cells(page)
+    panel = page.locator(".widget-vbox", has=has(page)).first
+    panel.scroll_into_view_if_needed()
+    return panel, panel.locator(".widget-output")
 
 
 def headline(**kwargs) -> str:
@@ -15,7 +36,7 @@ def headline(**kwargs) -> str:
 def test_architecture_explorer_follows_its_controls(page, lab, artifacts):
     b2_label = ".widget-label:text-is('blocks in b2')"
     notebook = "03_resnet_architecture.ipynb"
-    panel, report = run_notebook_panel(page, lab, notebook, lambda p: p.locator(b2_label))
+    panel, report = run_with_solutions_open(page, lab, notebook, lambda p: p.locator(b2_label))
 
     # the course's ResNet-18 to start with
     text = wait_for_text(report, "ResNet-18: depth 18 (weight layers), 11,178,378 parameters")
@@ -37,6 +58,15 @@ def test_architecture_explorer_follows_its_controls(page, lab, artifacts):
     click_toggle(panel, "bottleneck")
     wait_for_text(report, headline(blocks=(4, 4, 6, 3), block="bottleneck"))
     panel.screenshot(path=str(artifacts / "03_architecture_bottleneck.png"))
+
+    # ResNeXt blocks, then the paper's option A shortcuts
+    click_toggle(panel, "ResNeXt")
+    wait_for_text(report, headline(blocks=(4, 4, 6, 3), block="resnext"))
+    select_option(panel, "shortcut", "zero-pad (option A)")
+    expected = headline(blocks=(4, 4, 6, 3), block="resnext", shortcut="zero_pad")
+    assert expected != headline(blocks=(4, 4, 6, 3), block="resnext")
+    wait_for_text(report, expected)
+    panel.screenshot(path=str(artifacts / "03_architecture_resnext_option_a.png"))
 
     # a resolution that vanishes: the panel explains instead of failing
     slider_keys(panel, "resolution", "Home")

@@ -3,24 +3,39 @@
 import pytest
 from lab import (
     click_toggle,
-    run_notebook_panel,
+    menu,
+    open_notebook,
+    run_all_cells,
     select_option,
     set_checkbox,
     set_number,
     wait_for_text,
 )
 
-from resnet_helpers import explore_block
+from resnet_helpers.lessons.residual_block import explore_block
 
 pytestmark = pytest.mark.browser
 
 
+def run_with_solutions_open(page, lab, name, has):
+    """Open notebook `name`, unfold the solutions' code (View > Expand All Code: a folded cell
+    shows no prompt, which `run_all_cells` would read as still running), run all its cells, and
+    return (panel, its output area) as `lab.run_notebook_panel` does."""
+    open_notebook(page, lab, name)
+    menu(page, "View", "Expand All Code")
+    run_all_cells(page)
+    panel = page.locator(".widget-vbox", has=has(page)).first
+    panel.scroll_into_view_if_needed()
+    return panel, panel.locator(".widget-output")
+
+
 def total_params(**kwargs) -> str:
+    """The total the callback computes, as the report prints it."""
     return f"{explore_block(**kwargs)['params']:,}"
 
 
 def test_block_explorer_follows_its_controls(page, lab, artifacts):
-    panel, report = run_notebook_panel(
+    panel, report = run_with_solutions_open(
         page, lab, "02_residual_block.ipynb", lambda p: p.locator(".widget-toggle-buttons")
     )
 
@@ -54,3 +69,14 @@ def test_block_explorer_follows_its_controls(page, lab, artifacts):
     text = wait_for_text(report, "Bottleneck: input (1, 64, 56, 56) -> output (1, 128, 28, 28)")
     assert expected in text, (expected, text)
     panel.screenshot(path=str(artifacts / "02_block_explorer_bottleneck.png"))
+
+    # ResNeXt: a grouped 3x3 convolution, and its groups control
+    click_toggle(panel, "ResNeXt")
+    kwargs = dict(block="resnext", input_channels=64, output_channels=128, strides=2, use_1x1conv=True)
+    text = wait_for_text(report, "ResNeXt: input (1, 64, 56, 56) -> output (1, 128, 28, 28)")
+    assert total_params(**kwargs) in text and "32 groups" in text, text
+    select_option(panel, "ResNeXt groups", "4")
+    text = wait_for_text(report, "conv 3x3, stride 2, 4 groups")
+    assert total_params(**kwargs, groups=4) in text, text
+    assert panel.locator(".widget-output img").count() == 1  # the block's drawing beside the table
+    panel.screenshot(path=str(artifacts / "02_block_explorer_resnext.png"))
