@@ -263,6 +263,14 @@ class PreActResidual(ResidualBlock):
     def branch_layers(self):
         return [self.bn1, nn.ReLU(), self.conv1, self.bn2, nn.ReLU(), self.conv2]
 
+    def shortcut(self, x: torch.Tensor) -> torch.Tensor:
+        """x (or its zero-padded copy), or the 1x1 projection of the *pre-activated* input
+        relu(bn1(x)), which is what `forward` adds. Called on its own in training mode, it runs
+        bn1 once more (and so updates bn1's running statistics again)."""
+        if self.projection is not None:
+            return self.projection(F.relu(self.bn1(x)))
+        return super().shortcut(x)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.projection is None:
             return self.branch(x) + self.shortcut(x)

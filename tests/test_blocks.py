@@ -193,3 +193,13 @@ def test_option_a_only_when_asked_for():
     assert Residual(16, 32, True, 2, shortcut="zero_pad").projection is not None  # 1x1 conv wins
     with pytest.raises(ValueError, match="shortcut must be one of"):
         Residual(16, 16, shortcut="A")
+
+
+def test_preact_shortcut_is_what_forward_adds():
+    """PreActResidual's projection takes the pre-activated input relu(bn1(x)), so `shortcut(x)`
+    must too: forward == branch + shortcut for every block, with or without a projection."""
+    torch.manual_seed(0)
+    for blk in (PreActResidual(8, 8), PreActResidual(8, 16, use_1x1conv=True, strides=2)):
+        blk.eval()
+        x = torch.randn(2, 8, 6, 6)
+        torch.testing.assert_close(blk(x), blk.branch(x) + blk.shortcut(x))

@@ -21,7 +21,7 @@ import io
 from ..blocks import BLOCK_LABELS
 from ..measure import smallest_resolution, stage_rows
 from ..models import ResNetConfig, preset_name
-from .widgets import error_box, with_snapshot
+from .widgets import error_box, panel_output, with_snapshot
 
 __all__ = [
     "explore_architecture",
@@ -372,7 +372,7 @@ def architecture_panel(
         button.on_click(load(name))
         buttons.append(button)
     panel.buttons = buttons
-    out = widgets.interactive_output(show, controls)
+    out = panel_output(show, controls)
     panel.children = [
         widgets.HBox([widgets.Label("load a preset:"), *buttons]),
         widgets.HBox(

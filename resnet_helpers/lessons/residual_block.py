@@ -24,7 +24,7 @@ from torch import nn
 from ..blocks import BLOCK_LABELS, BLOCKS, SHORTCUTS, _check_positive_int
 from ..measure import count_params
 from ..models import PlainBlock
-from .widgets import error_box, with_snapshot
+from .widgets import error_box, panel_output, with_snapshot
 
 __all__ = [
     "explore_block",
@@ -337,7 +337,7 @@ def block_explorer_panel(**defaults):
         row = '<div style="display: flex; flex-wrap: wrap; gap: 12px; align-items: flex-start">{}{}</div>'
         display(HTML(row.format(_report_html(result), image)))
 
-    out = widgets.interactive_output(show, controls)
+    out = panel_output(show, controls)
     panel.children = [
         controls["block"],
         widgets.HBox([controls["input_channels"], controls["output_channels"]]),

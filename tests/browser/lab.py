@@ -55,9 +55,12 @@ def run_all_cells(page, timeout: float = 240):
 
 
 def run_notebook_panel(page, lab, name: str, has):
-    """Open notebook `name`, run all its cells, and return (panel, its output area): the first
-    widget box that contains the element `has(page)` locates, scrolled into view."""
+    """Open notebook `name`, unfold every code cell (View > Expand All Code: the solutions' code is
+    folded, and a folded cell shows no prompt, which `run_all_cells` would read as still running),
+    run all its cells, and return (panel, its output area): the first widget box that contains the
+    element `has(page)` locates, scrolled into view."""
     open_notebook(page, lab, name)
+    menu(page, "View", "Expand All Code")
     run_all_cells(page)
     panel = page.locator(".widget-vbox", has=has(page)).first
     panel.scroll_into_view_if_needed()

@@ -3,9 +3,7 @@
 import pytest
 from lab import (
     click_toggle,
-    menu,
-    open_notebook,
-    run_all_cells,
+    run_notebook_panel,
     select_option,
     slider_keys,
     slider_value,
@@ -17,18 +15,6 @@ from resnet_helpers.lessons.architecture import explore_architecture, format_hea
 pytestmark = pytest.mark.browser
 
 
-def run_with_solutions_open(page, lab, name, has):
-    """Open notebook `name`, unfold the solutions' code (View > Expand All Code: a folded cell
-    shows no prompt, which `run_all_cells` would read as still running), run all its cells, and
-    return (panel, its output area) as `lab.run_notebook_panel` does."""
-    open_notebook(page, lab, name)
-    menu(page, "View", "Expand All Code")
-    run_all_cells(page)
-    panel = page.locator(".widget-vbox", has=has(page)).first
-    panel.scroll_into_view_if_needed()
-    return panel, panel.locator(".widget-output")
-
-
 def headline(**kwargs) -> str:
     return format_headline(explore_architecture(**kwargs))
 
@@ -36,7 +22,7 @@ def headline(**kwargs) -> str:
 def test_architecture_explorer_follows_its_controls(page, lab, artifacts):
     b2_label = ".widget-label:text-is('blocks in b2')"
     notebook = "03_resnet_architecture.ipynb"
-    panel, report = run_with_solutions_open(page, lab, notebook, lambda p: p.locator(b2_label))
+    panel, report = run_notebook_panel(page, lab, notebook, lambda p: p.locator(b2_label))
 
     # the course's ResNet-18 to start with
     text = wait_for_text(report, "ResNet-18: depth 18 (weight layers), 11,178,378 parameters")

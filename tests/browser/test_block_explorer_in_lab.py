@@ -3,9 +3,7 @@
 import pytest
 from lab import (
     click_toggle,
-    menu,
-    open_notebook,
-    run_all_cells,
+    run_notebook_panel,
     select_option,
     set_checkbox,
     set_number,
@@ -17,25 +15,13 @@ from resnet_helpers.lessons.residual_block import explore_block
 pytestmark = pytest.mark.browser
 
 
-def run_with_solutions_open(page, lab, name, has):
-    """Open notebook `name`, unfold the solutions' code (View > Expand All Code: a folded cell
-    shows no prompt, which `run_all_cells` would read as still running), run all its cells, and
-    return (panel, its output area) as `lab.run_notebook_panel` does."""
-    open_notebook(page, lab, name)
-    menu(page, "View", "Expand All Code")
-    run_all_cells(page)
-    panel = page.locator(".widget-vbox", has=has(page)).first
-    panel.scroll_into_view_if_needed()
-    return panel, panel.locator(".widget-output")
-
-
 def total_params(**kwargs) -> str:
     """The total the callback computes, as the report prints it."""
     return f"{explore_block(**kwargs)['params']:,}"
 
 
 def test_block_explorer_follows_its_controls(page, lab, artifacts):
-    panel, report = run_with_solutions_open(
+    panel, report = run_notebook_panel(
         page, lab, "02_residual_block.ipynb", lambda p: p.locator(".widget-toggle-buttons")
     )
 
