@@ -1,60 +1,77 @@
 """`python -m resnet_helpers.training.bench`: the course's training pipeline against ours, in one run.
 
-Both train the course's ResNet-18 on the same 96x96 Fashion-MNIST batches of 256 on the same
-device, timed by the wall clock with data loading included, after a few warm-up steps:
+All sides train the course's ResNet-18 on the same 96x96 Fashion-MNIST batches of 256 on the same
+device, timed by the wall clock with data loading included:
 
-- course: `d2l.load_data_fashion_mnist(256, resize=96)` (PIL resize in d2l's 4 worker
-  processes), fp32, NCHW, xavier init, SGD lr 0.05, and `d2l.train_ch6`'s step (with its
-  per-step `float()` of loss and accuracy). It runs in a child process started like a student's
-  kernel, so nothing our trainer sets (the CPU allocator) changes it;
-- ours: `resnet_helpers.training.trainer.Trainer.train_step` on `DeviceData` batches (uint8 on the device,
-  resized there, channels_last, the chosen precision, sums on the device).
+- course: `d2l.load_data_fashion_mnist(256, resize=96)` (PIL resize in d2l's 4 loader worker
+  processes), fp32 (on CUDA cuDNN's default TF32 convolutions), NCHW, xavier init, SGD lr 0.05,
+  `d2l.train_ch6`'s step with its per-step `float()`. It runs in a child process started like a
+  student's kernel, so nothing our trainer sets (the CPU allocator) changes it. Its loader starts
+  inside the benchmark (start-up reported on its own line), and its warm-up runs until the loader
+  made a step wait (its prefetched batches are used up) or 2 x its prefetch depth; its workers
+  are stopped (SIGSTOP) while the other sides run, so they load only in the course's own time;
+- ours in fp32: `Trainer.train_step` on `DeviceData` batches, forced to the course's arithmetic;
+- ours at its best precision (`--precision`, default `profiles.choose_precision`).
 
-The two alternate step by step (course, ours, ours, course, ...), so a machine that gets
-busier or quieter during the run slows both alike. The report gives images/s of each, the
-model FLOPs per image, the FLOP utilisation against a matmul peak measured here, and last
-`speedup: N.NN` (ours / course, wall clock).
+The sides run in rounds, in a rotating order, so a machine that gets busier slows all alike.
+Each round gives one paired ratio; the report gives the median and range of the ratios: the
+pipeline speedup (ours in fp32 / course) then, last, `speedup:` (ours at its best / course).
+`--loader-cpus N` pins the course (its loader workers included) and ours to N cores, as Colab
+gives a GPU 2 vCPUs; the default is 2 on GPUs, all cores on CPUs.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
-import statistics
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import torch
+from torch.utils import benchmark as tbench
 
 from ..data import default_root, seed_torchvision_cache
 from ..measure import count_flops
 from ..models import build_resnet
-from ..profiles import choose_device, choose_precision, cpu_supports_bf16, environment_report, synchronize
+from ..profiles import (
+    Precision,
+    choose_device,
+    choose_precision,
+    cpu_supports_bf16,
+    environment_report,
+    synchronize,
+)
+from . import bench_report as report
 
 __all__ = ["matmul_peak", "model_train_flops", "bench", "benchmark", "main"]
 
+PRECISIONS = {
+    "fp32": Precision("fp32", None, False, "asked for"),
+    "bf16": Precision("bf16", torch.bfloat16, False, "asked for"),
+    "fp16": Precision("fp16", torch.float16, True, "asked for"),
+}
+_DTYPES = {"fp32": torch.float32, "tf32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
-def matmul_peak(
-    device: torch.device, dtype: torch.dtype = torch.float32, n: int | None = None, repeats: int = 3
-):
-    """Best FLOP/s of an n x n matmul on `device` in `dtype` (2 n^3 FLOPs each)."""
+
+def matmul_peak(device, arith: str = "fp32", n: int | None = None, min_time: float = 0.3) -> float:
+    """Best FLOP/s of an n x n matmul on `device` in `arith` (fp32, tf32, bf16, fp16): 2 n^3 FLOPs."""
     device = torch.device(device)
-    if n is None:
-        n = 8192 if device.type == "cuda" else 2048
-    a = torch.randn(n, n, device=device).to(dtype)
-    b = torch.randn(n, n, device=device).to(dtype)
-    a @ b
-    synchronize(device)
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        a @ b
-        synchronize(device)
-        best = min(best, time.perf_counter() - start)
-    return 2 * n**3 / best
+    n = n or (8192 if device.type == "cuda" else 2048)
+    a = torch.randn(n, n, device=device).to(_DTYPES[arith])
+    b = torch.randn(n, n, device=device).to(_DTYPES[arith])
+    tf32 = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = arith == "tf32"
+    try:
+        timer = tbench.Timer("a @ b", globals={"a": a, "b": b}, num_threads=torch.get_num_threads())
+        measurement = timer.blocked_autorange(min_run_time=min_time)
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = tf32
+    return 2 * n**3 / min(measurement.times)
 
 
 def model_train_flops(model: str, resolution: int) -> int:
@@ -62,6 +79,20 @@ def model_train_flops(model: str, resolution: int) -> int:
     with torch.device("meta"):
         net = build_resnet(model)
     return 3 * count_flops(net, (1, net.config.in_channels, resolution, resolution))
+
+
+def fp32_arith(device: torch.device) -> str:
+    """What fp32 convolutions compute in, in this process (see `bench_report.fp32_arithmetic`)."""
+    return report.fp32_arithmetic(
+        device.type, torch.backends.cudnn.allow_tf32, os.environ.get("ONEDNN_DEFAULT_FPMATH_MODE", "")
+    )
+
+
+def pin(cpus: int | None, pid: int = 0) -> list[int]:
+    """Pin process `pid` (0: this one) to the first `cpus` cores it may use; its affinity after."""
+    if cpus and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(pid, sorted(os.sched_getaffinity(pid))[:cpus])
+    return sorted(os.sched_getaffinity(pid)) if hasattr(os, "sched_getaffinity") else []
 
 
 # --------------------------------------------------------------------------- the course's side
@@ -79,15 +110,13 @@ def _d2l_workdir() -> Path:
 def course_worker(args) -> int:
     """The child process: the course's pipeline, stepping when the parent says so.
 
-    Protocol on the original stdout: it writes `ready`, then answers each `run N` line read
-    from stdin with a JSON line of the wall and step times; `quit` ends it. Anything the
-    libraries print goes to stderr."""
+    Protocol on the original stdout: a JSON line when ready, then one JSON line for each
+    `warmup N` or `run N` read from stdin; `quit` ends it. Libraries print to stderr."""
     protocol = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
-    if args.tune_course_allocator:
-        from .device_data import tune_cpu_allocator
-
-        tune_cpu_allocator()
+    affinity = pin(args.loader_cpus)  # before the loader exists: its workers inherit it
+    if args.loader_cpus:
+        torch.set_num_threads(min(torch.get_num_threads(), args.loader_cpus))
     from d2l import torch as d2l
     from torch import nn
 
@@ -109,38 +138,83 @@ def course_worker(args) -> int:
     loss = nn.CrossEntropyLoss()
     metric = d2l.Accumulator(3)
     net.train()
-    batches = iter(train_iter)
-    protocol.write("ready\n")
-    for line in sys.stdin:
-        command = line.split()
-        if not command or command[0] == "quit":
-            break
-        wall = step_only = 0.0
-        images = 0
-        for _ in range(int(command[1])):
-            start = time.perf_counter()
-            try:
-                X, y = next(batches)
-            except StopIteration:
-                batches = iter(train_iter)
-                X, y = next(batches)
-            loaded = time.perf_counter()
-            # train_ch6's step, verbatim
-            optimizer.zero_grad()
-            X, y = X.to(device), y.to(device)
-            y_hat = net(X)
-            l = loss(y_hat, y)  # noqa: E741
-            l.backward()
-            optimizer.step()
-            with torch.no_grad():
-                metric.add(l * X.shape[0], d2l.accuracy(y_hat, y), X.shape[0])
-            synchronize(device)
-            end = time.perf_counter()
-            wall += end - start
-            step_only += end - loaded
-            images += X.shape[0]
-        protocol.write(json.dumps({"wall": wall, "step": step_only, "images": images}) + "\n")
+    state = {"batches": None}
+
+    def workers(sig=None) -> list[int]:
+        pids = [w.pid for w in getattr(state["batches"], "_workers", [])]
+        for pid in pids if sig else []:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        return pids
+
+    def step() -> tuple[float, float, int]:
+        start = time.perf_counter()
+        try:
+            X, y = next(state["batches"])
+        except StopIteration:
+            state["batches"] = iter(train_iter)
+            X, y = next(state["batches"])
+        loaded = time.perf_counter()
+        # train_ch6's step, verbatim
+        optimizer.zero_grad()
+        X, y = X.to(device), y.to(device)
+        y_hat = net(X)
+        l = loss(y_hat, y)  # noqa: E741
+        l.backward()
+        optimizer.step()
+        with torch.no_grad():
+            metric.add(l * X.shape[0], d2l.accuracy(y_hat, y), X.shape[0])
+        synchronize(device)
+        return loaded - start, time.perf_counter() - loaded, X.shape[0]
+
+    protocol.write(json.dumps({"cudnn_tf32": torch.backends.cudnn.allow_tf32, "affinity": affinity}) + "\n")
+    try:
+        for line in sys.stdin:
+            command = line.split()
+            if not command or command[0] == "quit":
+                break
+            workers(signal.SIGCONT)
+            if command[0] == "warmup":  # start the loader, then step until it made a step wait
+                start = time.perf_counter()
+                state["batches"] = iter(train_iter)
+                first = next(state["batches"])
+                startup = time.perf_counter() - start
+                state["batches"] = _prepend(first, state["batches"])
+                waits, waited_at, depth = 0, None, train_iter.num_workers * (train_iter.prefetch_factor or 2)
+                for i in range(1, max(int(command[1]), 2 * depth + 1) + 1):
+                    load, compute, _ = step()
+                    waits = waits + 1 if i > 1 and load > max(0.005, 0.05 * compute) else 0
+                    if waits == 2:  # two steps in a row waited: the prefetched batches ran out
+                        waited_at = waited_at or i - 1
+                    if i >= int(command[1]) and (waited_at or i > depth):
+                        break
+                info = {"startup": startup, "steps": i, "waited_at": waited_at, "depth": depth}
+            else:
+                wall = step_only = 0.0
+                images = 0
+                for _ in range(int(command[1])):
+                    load, compute, n = step()
+                    wall, step_only, images = wall + load + compute, step_only + compute, images + n
+                info = {"wall": wall, "step": step_only, "images": images}
+            info["loader_affinity"] = [pin(None, pid) for pid in workers()]
+            workers(signal.SIGSTOP)  # the loader works only in the course's own time
+            protocol.write(json.dumps(info) + "\n")
+    finally:
+        workers(signal.SIGCONT)
     return 0
+
+
+class _prepend:
+    """An iterator that yields `first`, then the rest of `it` (keeps `it`'s worker list)."""
+
+    def __init__(self, first, it):
+        self.first, self.it, self._workers = first, it, getattr(it, "_workers", [])
+
+    def __next__(self):
+        if self.first is not None:
+            first, self.first = self.first, None
+            return first
+        return next(self.it)
 
 
 class _Course:
@@ -152,25 +226,27 @@ class _Course:
             "--device", str(device), "--batch-size", str(args.batch_size),
             "--resolution", str(args.resolution), "--model", args.model, "--lr", str(args.lr),
         ]  # fmt: skip
-        if args.tune_course_allocator:
-            command.append("--tune-course-allocator")
+        if args.loader_cpus:
+            command += ["--loader-cpus", str(args.loader_cpus)]
         self.proc = subprocess.Popen(
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1
         )
-        self._expect("ready")
+        self.info = self._ask(None)
 
-    def _expect(self, what: str) -> str:
+    def _ask(self, command: str | None) -> dict:
+        if command:
+            self.proc.stdin.write(command + "\n")
         line = self.proc.stdout.readline()
         if not line:
             code = self.proc.wait()
             raise RuntimeError(f"the course's worker process ended (exit code {code}); see its errors above")
-        if what and line.strip() != what:
-            raise RuntimeError(f"the course's worker said {line!r}, expected {what!r}")
-        return line
+        return json.loads(line)
+
+    def warmup(self, steps: int) -> dict:
+        return self._ask(f"warmup {steps}")
 
     def run(self, steps: int) -> dict:
-        self.proc.stdin.write(f"run {steps}\n")
-        return json.loads(self._expect(""))
+        return self._ask(f"run {steps}")
 
     def close(self) -> None:
         if self.proc.poll() is None:
@@ -186,19 +262,17 @@ class _Course:
 
 
 class _Ours:
-    def __init__(self, args, device: torch.device):
-        from .device_data import DeviceData
+    def __init__(self, args, device: torch.device, precision: Precision, data):
         from .recipes import RunSettings, init_weights
         from .trainer import Trainer
 
-        self.device = device
+        self.device, self.data, self.precision = device, data, precision
         self.settings = RunSettings(epochs=1, batch_size=args.batch_size, resolution=args.resolution)
-        self.data = DeviceData(device)
         torch.manual_seed(0)
         net = build_resnet(args.model)
         self.trainer = Trainer(
-            net, self.data, "course", self.settings, progress=False, live_plot=False, log=None,
-            compile=args.compile,
+            net, data, "course", self.settings, precision=precision, progress=False,
+            live_plot=False, log=None, compile=args.compile, tune_allocator=True,  # ours reuses memory
         )  # fmt: skip
         init_weights(net, self.trainer.recipe)
         self.epoch = 0
@@ -228,132 +302,97 @@ class _Ours:
 def bench(args) -> dict:
     started = time.perf_counter()
     device = torch.device(args.device) if args.device else choose_device()
-    precision = choose_precision(device)
+    best = choose_precision(device) if args.precision == "auto" else PRECISIONS[args.precision]
+    loader_cpus = args.loader_cpus if args.loader_cpus is not None else (2 if device.type == "cuda" else 0)
+    args.loader_cpus = loader_cpus
+    round_steps = args.round_steps or (1 if device.type == "cpu" else 10)
     print(environment_report(), flush=True)
+    old_affinity = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    old_threads = torch.get_num_threads()
+    cpus = pin(loader_cpus)
+    if loader_cpus:
+        torch.set_num_threads(min(old_threads, loader_cpus))
+    sides = ["course", "ours fp32"] + ([f"ours {best.name}"] if best.name != "fp32" else [])
     print(
         f"benchmark: {args.model}, {args.resolution}x{args.resolution} images, batch {args.batch_size}, "
-        f"{args.warmup} warm-up + {args.steps} timed steps each, interleaved; device {device}",
+        f"{args.steps} rounds of {round_steps} step(s) per side ({', '.join(sides)}; rotating order) "
+        f"after warm-up; device {device}; CPUs for the loaders and our process: "
+        + (f"{len(cpus)} of {os.cpu_count()} ({cpus})" if loader_cpus else f"all {os.cpu_count()}"),
         flush=True,
     )
-    native_bf16 = device.type == "cuda" or cpu_supports_bf16()
-    # Without native bf16 a CPU emulates it slowly: measure on a small matrix to keep it short.
-    bf16_size = args.peak_size if native_bf16 else min(args.peak_size or 512, 512)
-    peaks = {
-        "fp32": matmul_peak(device, torch.float32, args.peak_size),
-        "bf16": matmul_peak(device, torch.bfloat16, bf16_size, repeats=2),
-    }
-    if precision.name == "fp16":
-        peaks["fp16"] = matmul_peak(device, torch.float16, args.peak_size)
-    flops = model_train_flops(args.model, args.resolution)
-
-    course = _Course(args, device)
     try:
-        ours = _Ours(args, device)
-        for _ in range(args.warmup):
-            course.run(1)
-            ours.run(1)
-        c_runs, o_runs = [], []
-        for i in range(args.steps):
-            pair = [(course, c_runs), (ours, o_runs)]
-            for side, runs in pair if i % 2 == 0 else reversed(pair):
-                runs.append(side.run(1))
+        arith = fp32_arith(device)
+        native_bf16 = device.type == "cuda" or cpu_supports_bf16()
+        needed = dict.fromkeys([arith, best.name])  # ordered, no repeats
+        # Without native bf16 a CPU emulates it slowly: measure on a small matrix to keep it short.
+        small = min(args.peak_size or 512, 512)
+        size = {a: small if a == "bf16" and not native_bf16 else args.peak_size for a in needed}
+        peaks = {a: matmul_peak(device, a, size[a]) for a in needed}
+        flops = model_train_flops(args.model, args.resolution)
+        from .device_data import DeviceData
+
+        data = DeviceData(device)
+        course = _Course(args, device)
+        try:
+            ours = {"fp32": _Ours(args, device, PRECISIONS["fp32"], data)}
+            if best.name != "fp32":
+                ours[best.name] = _Ours(args, device, best, data)
+            warm = course.warmup(args.warmup)
+            for side in ours.values():
+                side.run(args.warmup)
+            runs = {name: [] for name in ["course", *ours]}
+            players = [("course", course), *ours.items()]
+            for i in range(args.steps):
+                k = i % len(players)
+                for name, side in players[k:] + players[:k]:
+                    runs[name].append(side.run(round_steps))
+        finally:
+            course.close()
+        # Measured again after the steps; the best of the two is the peak (a busy machine lowers it).
+        peaks = {a: max(p, matmul_peak(device, a, size[a])) for a, p in peaks.items()}
     finally:
-        course.close()
-    # Measured again after the steps; the best of the two is the peak (a busy machine lowers it).
-    peaks[precision.name] = max(
-        peaks[precision.name], matmul_peak(device, precision.dtype or torch.float32, args.peak_size)
-    )
-    if precision.name != "fp32":
-        peaks["fp32"] = max(peaks["fp32"], matmul_peak(device, torch.float32, args.peak_size))
-    print(
-        "matmul peak measured here (best before/after): "
-        + ", ".join(f"{k} {v / 1e9:,.1f} GFLOP/s" for k, v in peaks.items())
-        + ("" if native_bf16 else " (this CPU has no native bf16: emulated)"),
-        flush=True,
-    )
-
-    def rate(runs, key="wall"):
-        return sum(r["images"] for r in runs) / sum(r[key] for r in runs)
-
-    c_rate, o_rate = rate(c_runs), rate(o_runs)
-    c_steps = [r["images"] / r["wall"] for r in c_runs]
-    o_steps = [r["images"] / r["wall"] for r in o_runs]
-    speedup = o_rate / c_rate
-    result = {
-        "device": str(device),
-        "precision": precision.name,
-        "course_images_per_s": c_rate,
-        "course_images_per_s_without_loading": rate(c_runs, "step"),
-        "ours_images_per_s": o_rate,
-        "flops_per_image": flops,
-        "peaks": peaks,
-        "course_mfu": c_rate * flops / peaks["fp32"],
-        "ours_mfu": o_rate * flops / peaks[precision.name],
-        "speedup": speedup,
-    }
-    print(f"model: {flops / 1e9:.2f} GFLOP per training image (forward + backward = 3 x forward)")
-    print(
-        f"course (d2l loaders, {os.cpu_count()} CPUs, fp32, NCHW, train_ch6 step): "
-        f"{c_rate:.1f} images/s wall clock (per step: {_spread(c_steps)}); "
-        f"{result['course_images_per_s_without_loading']:.1f} images/s without data loading "
-        "(what train_ch6's examples/sec reports); "
-        f"{c_rate * flops / 1e9:.1f} GFLOP/s = {100 * result['course_mfu']:.1f}% of the fp32 matmul peak"
-    )
-    print(
-        f"ours (data on {device.type}, channels_last, {precision.name}, sums on device): "
-        f"{o_rate:.1f} images/s wall clock (per step: {_spread(o_steps)}); "
-        f"{o_rate * flops / 1e9:.1f} GFLOP/s = MFU {100 * result['ours_mfu']:.1f}% of the "
-        f"{precision.name} matmul peak"
-    )
-    ceiling = peaks[precision.name] / flops
-    print(
-        f"ceiling at 100% of the {precision.name} matmul peak: {ceiling:.1f} images/s "
-        f"= {ceiling / c_rate:.1f}x the course's pipeline"
-    )
-    print(f"benchmark took {time.perf_counter() - started:.0f} s")
-    print(f"speedup: {speedup:.2f}")
+        if loader_cpus and old_affinity:
+            os.sched_setaffinity(0, old_affinity)
+        torch.set_num_threads(old_threads)
+    lines, result = report.build_report(device.type, best.name, arith, peaks, flops, warm, runs, native_bf16)
+    took = f"benchmark took {time.perf_counter() - started:.0f} s; load average {os.getloadavg()[0]:.2f}"
+    lines.insert(-2, took)
+    print("\n".join(lines), flush=True)
     return result
 
 
 def benchmark(
-    batch_size: int = 256,
-    resolution: int = 96,
-    steps: int = 3,
-    warmup: int = 1,
-    model: str = "resnet18",
-    device: str | None = None,
-    peak_size: int | None = None,
-    compile: bool = False,
-    tune_course_allocator: bool = False,
-) -> dict:
+    batch_size: int = 256, resolution: int = 96, steps: int = 12, warmup: int = 1,
+    model: str = "resnet18", device: str | None = None, peak_size: int | None = None,
+    compile: bool = False, precision: str = "auto", loader_cpus: int | None = None,
+    round_steps: int | None = None,
+) -> dict:  # fmt: skip
     """`python -m resnet_helpers.training.bench` from Python: prints the report, returns the numbers."""
     args = argparse.Namespace(**locals(), lr=0.05, course_worker=False)
     return bench(args)
 
 
-def _spread(values) -> str:
-    if len(values) == 1:
-        return f"{values[0]:.1f}"
-    return f"median {statistics.median(values):.1f}, min {min(values):.1f}, max {max(values):.1f}"
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m resnet_helpers.training.bench",
-        description="The course's training pipeline against ours: images/s, MFU and the speedup.",
+        description="The course's training pipeline against ours: images/s, utilisation, speedups.",
     )
     parser.add_argument("--model", default="resnet18")
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--resolution", type=int, default=96)
-    parser.add_argument("--steps", type=int, default=3, help="timed steps of each pipeline")
-    parser.add_argument("--warmup", type=int, default=1, help="untimed steps of each first")
-    parser.add_argument("--device", default=None, help="cpu, cuda, ... (default: the best there is)")
-    parser.add_argument("--peak-size", type=int, default=None, help="matrix side for the matmul peak")
-    parser.add_argument("--compile", action="store_true", help="torch.compile our network (GPUs)")
-    parser.add_argument(
-        "--tune-course-allocator", action="store_true",
-        help="give the course's process our CPU allocator setting too (isolates the pipeline's gain)",
+    add = parser.add_argument
+    add("--steps", type=int, default=12, help="timed rounds (each gives one paired ratio)")
+    add("--round-steps", type=int, help="steps per side per round (default: 1 on CPUs, 10 on GPUs)")
+    add("--warmup", type=int, default=1, help="untimed steps of each first (the course's loader: more)")
+    add("--device", default=None, help="cpu, cuda, ... (default: the best there is)")
+    add("--precision", choices=["auto", *PRECISIONS], default="auto", help="ours at its best")
+    add(
+        "--loader-cpus", type=int, default=None,
+        help="pin the course (its loader workers too) and ours to N cores (default: 2 on GPUs, as on Colab; "
+        "all on CPUs; 0: all)",
     )  # fmt: skip
+    parser.add_argument("--peak-size", type=int, default=None, help="matrix side for the matmul peak")
+    parser.add_argument("--compile", action="store_true", help="torch.compile our network")
     parser.add_argument("--lr", type=float, default=0.05, help=argparse.SUPPRESS)
     parser.add_argument("--course-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
