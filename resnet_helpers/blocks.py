@@ -130,7 +130,7 @@ class ResidualBlock(nn.Module):
     @property
     def projection(self) -> nn.Module | None:
         """The 1x1 convolution on the shortcut, or None for the identity shortcut."""
-        raise NotImplementedError
+        return getattr(self, "shortcut_conv", None)
 
     def branch_layers(self) -> list[nn.Module]:
         """The residual branch, layer by layer, in order (ReLUs included)."""
@@ -215,19 +215,19 @@ class Bottleneck(ResidualBlock):
     def __init__(self, input_channels, num_channels, use_1x1conv=False, strides=1, *, shortcut="projection"):
         super().__init__()
         out_channels = self._validate(input_channels, num_channels, use_1x1conv, strides, shortcut)
-        self.conv1 = nn.Conv2d(input_channels, num_channels, kernel_size=1)
-        self.bn1 = nn.BatchNorm2d(num_channels)
-        self.conv2 = nn.Conv2d(num_channels, num_channels, kernel_size=3, padding=1, stride=strides)
-        self.bn2 = nn.BatchNorm2d(num_channels)
-        self.conv3 = nn.Conv2d(num_channels, out_channels, kernel_size=1)
+        self._build(input_channels, num_channels, out_channels, strides, use_1x1conv)
+
+    def _build(self, input_channels, width, out_channels, strides, use_1x1conv, groups=1):
+        """1x1 reduce to `width`, 3x3 (in `groups` groups) with the stride, 1x1 expand, each + BN."""
+        self.conv1 = nn.Conv2d(input_channels, width, kernel_size=1)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.conv2 = nn.Conv2d(width, width, kernel_size=3, padding=1, stride=strides, groups=groups)
+        self.bn2 = nn.BatchNorm2d(width)
+        self.conv3 = nn.Conv2d(width, out_channels, kernel_size=1)
         self.bn3 = nn.BatchNorm2d(out_channels)
         self.shortcut_conv = (
             nn.Conv2d(input_channels, out_channels, kernel_size=1, stride=strides) if use_1x1conv else None
         )
-
-    @property
-    def projection(self):
-        return self.shortcut_conv
 
     def branch_layers(self):
         return [self.conv1, self.bn1, nn.ReLU(), self.conv2, self.bn2, nn.ReLU(), self.conv3, self.bn3]
@@ -256,10 +256,6 @@ class PreActResidual(ResidualBlock):
             nn.Conv2d(input_channels, num_channels, kernel_size=1, stride=strides) if use_1x1conv else None
         )
 
-    @property
-    def projection(self):
-        return self.shortcut_conv
-
     def branch_layers(self):
         return [self.bn1, nn.ReLU(), self.conv1, self.bn2, nn.ReLU(), self.conv2]
 
@@ -280,7 +276,7 @@ class PreActResidual(ResidualBlock):
         return self.conv2(F.relu(self.bn2(self.conv1(pre)))) + self.projection(pre)
 
 
-class ResNeXt(ResidualBlock):
+class ResNeXt(Bottleneck):
     """ResNeXt block (Xie et al. 2017; d2l-en 8.6.5 `ResNeXtBlock`): a bottleneck whose 3x3
     convolution is grouped.
 
@@ -297,8 +293,6 @@ class ResNeXt(ResidualBlock):
     torchvision add a batch norm after it).
     """
 
-    expansion = 4
-
     def __init__(
         self,
         input_channels,
@@ -310,7 +304,7 @@ class ResNeXt(ResidualBlock):
         bot_mul=0.5,
         shortcut="projection",
     ):
-        super().__init__()
+        ResidualBlock.__init__(self)  # the layers are Bottleneck's, built with another width
         out_channels = self._validate(input_channels, num_channels, use_1x1conv, strides, shortcut)
         _check_positive_int("groups", groups)
         if isinstance(bot_mul, bool) or not isinstance(bot_mul, (int, float)) or bot_mul <= 0:
@@ -324,24 +318,7 @@ class ResNeXt(ResidualBlock):
                 f"a multiple of {_multiple(groups, bot_mul, self.expansion)}."
             )
         self.groups, self.bot_mul = groups, bot_mul
-        self.conv1 = nn.Conv2d(input_channels, bot_channels, kernel_size=1)
-        self.bn1 = nn.BatchNorm2d(bot_channels)
-        self.conv2 = nn.Conv2d(
-            bot_channels, bot_channels, kernel_size=3, padding=1, stride=strides, groups=groups
-        )
-        self.bn2 = nn.BatchNorm2d(bot_channels)
-        self.conv3 = nn.Conv2d(bot_channels, out_channels, kernel_size=1)
-        self.bn3 = nn.BatchNorm2d(out_channels)
-        self.shortcut_conv = (
-            nn.Conv2d(input_channels, out_channels, kernel_size=1, stride=strides) if use_1x1conv else None
-        )
-
-    @property
-    def projection(self):
-        return self.shortcut_conv
-
-    def branch_layers(self):
-        return [self.conv1, self.bn1, nn.ReLU(), self.conv2, self.bn2, nn.ReLU(), self.conv3, self.bn3]
+        self._build(input_channels, bot_channels, out_channels, strides, use_1x1conv, groups)
 
 
 def _multiple(groups: int, bot_mul: float, expansion: int) -> int:
