@@ -117,9 +117,14 @@ def course_worker(args) -> int:
     affinity = pin(args.loader_cpus)  # before the loader exists: its workers inherit it
     if args.loader_cpus:
         torch.set_num_threads(min(torch.get_num_threads(), args.loader_cpus))
+    import warnings
+
     from d2l import torch as d2l
     from torch import nn
 
+    # With fewer cores than d2l's 4 workers PyTorch warns at every epoch; the report says how many
+    # workers ran on how many CPUs instead.
+    warnings.filterwarnings("ignore", message="This DataLoader will create")
     os.chdir(_d2l_workdir())
     device = torch.device(args.device)
     train_iter, _ = d2l.load_data_fashion_mnist(
