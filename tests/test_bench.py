@@ -125,7 +125,7 @@ def test_matmul_peak_is_two_n_cubed_over_the_best_time(monkeypatch):
         def blocked_autorange(self, min_run_time):
             return type("M", (), {"times": [0.5, 0.25]})()
 
-    monkeypatch.setattr(bench_module.tbench, "Timer", FakeTimer)
+    monkeypatch.setattr(bench_module, "_timer_class", lambda: FakeTimer)
     assert matmul_peak("cpu", "bf16", n=64) == 2 * 64**3 / 0.25
     assert seen == {"stmt": "a @ b", "threads": torch.get_num_threads(), "dtype": torch.bfloat16}
     assert torch.backends.cuda.matmul.allow_tf32 is False  # put back after a tf32 peak too

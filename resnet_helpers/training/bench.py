@@ -33,7 +33,6 @@ import time
 from pathlib import Path
 
 import torch
-from torch.utils import benchmark as tbench
 
 from ..data import default_root, seed_torchvision_cache
 from ..measure import count_flops
@@ -58,6 +57,17 @@ PRECISIONS = {
 _DTYPES = {"fp32": torch.float32, "tf32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
+def _timer_class():
+    """torch.utils.benchmark.Timer. Importing it imports torch.utils.cpp_extension, which logs "No
+    CUDA runtime is found" on every machine without CUDA: irrelevant here, so it is not shown."""
+    import logging
+
+    logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
+    from torch.utils import benchmark
+
+    return benchmark.Timer
+
+
 def matmul_peak(device, arith: str = "fp32", n: int | None = None, min_time: float = 0.3) -> float:
     """Best FLOP/s of an n x n matmul on `device` in `arith` (fp32, tf32, bf16, fp16): 2 n^3 FLOPs."""
     device = torch.device(device)
@@ -67,7 +77,7 @@ def matmul_peak(device, arith: str = "fp32", n: int | None = None, min_time: flo
     tf32 = torch.backends.cuda.matmul.allow_tf32
     torch.backends.cuda.matmul.allow_tf32 = arith == "tf32"
     try:
-        timer = tbench.Timer("a @ b", globals={"a": a, "b": b}, num_threads=torch.get_num_threads())
+        timer = _timer_class()("a @ b", globals={"a": a, "b": b}, num_threads=torch.get_num_threads())
         measurement = timer.blocked_autorange(min_run_time=min_time)
     finally:
         torch.backends.cuda.matmul.allow_tf32 = tf32

@@ -284,7 +284,12 @@ class Trainer:
             if plot is not None:
                 plot.close()
         h = self.history
-        if self.progress and h["test_acc"]:
+        if self.progress and h["test_acc"] and resumed_from == s.epochs:
+            self.log(
+                f"{self.recipe.name} recipe: the checkpoint holds a finished run (test acc "
+                f"{h['test_acc'][-1]:.3f} after {self.epoch} epoch(s)): nothing was trained now"
+            )
+        elif self.progress and h["test_acc"]:
             self.log(
                 f"{self.recipe.name} recipe: test acc {h['test_acc'][-1]:.3f} after {self.epoch} epoch(s); "
                 f"{self.data.num_train * len(h['epoch_time']) / sum(h['epoch_time']):.1f} images/s in the "
