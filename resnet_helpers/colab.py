@@ -29,6 +29,7 @@ if "google.colab" in sys.modules:
     pip = [sys.executable, "-m", "pip", "install", "-q"]
     repo = "git+https://github.com/{slug}"
     subprocess.run([*pip, "torchinfo"], check=True)
+    # d2l 1.0.3 is the English book's; the Chinese book's d2l==0.17.6 works here too (tested).
     subprocess.run([*pip, "--no-deps", "d2l==1.0.3", f"resnet-helpers @ {{repo}}"], check=True)
 
 from resnet_helpers import environment_report, get_profile

@@ -80,3 +80,10 @@ def test_translation_files_round_trip_multiline_blocks():
 @pytest.mark.parametrize("bad", ["<!-- cell a1 | en xyz -->\n文本\n", "no markers at all\n"])
 def test_text_outside_a_marked_block_is_not_a_translation(bad):
     assert _parse(bad) == []
+
+
+def test_the_chinese_edition_is_built_from_current_translations():
+    """notebooks/zh/ is what `make zh` gives from today's English notebooks, and no translation is
+    missing or stale (each problem names the notebook and the markdown cell)."""
+    problems = zh.check()
+    assert not problems, "\n".join(problems)
