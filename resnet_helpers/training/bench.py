@@ -58,8 +58,7 @@ _DTYPES = {"fp32": torch.float32, "tf32": torch.float32, "bf16": torch.bfloat16,
 
 
 def _timer_class():
-    """torch.utils.benchmark.Timer. Importing it imports torch.utils.cpp_extension, which logs "No
-    CUDA runtime is found" on every machine without CUDA: irrelevant here, so it is not shown."""
+    """torch.utils.benchmark.Timer, without cpp_extension's "No CUDA runtime is found" log line."""
     import logging
 
     logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
@@ -132,8 +131,7 @@ def course_worker(args) -> int:
     from d2l import torch as d2l
     from torch import nn
 
-    # With fewer cores than d2l's 4 workers PyTorch warns at every epoch; the report says how many
-    # workers ran on how many CPUs instead.
+    # PyTorch warns when d2l's 4 workers exceed the cores; the report says how many ran on what.
     warnings.filterwarnings("ignore", message="This DataLoader will create")
     os.chdir(_d2l_workdir())
     device = torch.device(args.device)
