@@ -104,14 +104,20 @@ def test_no_test_machinery_in_the_code(path):
     )
 
 
+def _widget_outputs(path: Path):
+    """(cell index, output data) of every saved output that holds a widget view."""
+    for i, cell in enumerate(_read(path).cells):
+        for output in cell.get("outputs", []):
+            if WIDGET_VIEW in output.get("data", {}):
+                yield i, output["data"]
+
+
 @notebook
 def test_every_widget_has_a_static_view(path):
     found = [
-        f"cell {i}: {output['data'].get('text/plain', '')[:80]!r}"
-        for i, cell in enumerate(_read(path).cells)
-        for output in cell.get("outputs", [])
-        if WIDGET_VIEW in output.get("data", {})
-        and not ({"image/png", "text/html"} & set(output["data"]))
+        f"cell {i}: {data.get('text/plain', '')[:80]!r}"
+        for i, data in _widget_outputs(path)
+        if not ({"image/png", "text/html"} & set(data))
     ]
     assert not found, (
         "widget outputs with nothing to show without a kernel (use with_snapshot / progress_bar):\n"
@@ -123,11 +129,9 @@ def test_every_widget_has_a_static_view(path):
 def test_progress_bars_show_where_they_ended(path):
     """A saved bar that reads 0% (`desc: 0%| | 0/400`) looks as if nothing ran."""
     found = [
-        f"cell {i}: {output['data']['text/plain'][:80]!r}"
-        for i, cell in enumerate(_read(path).cells)
-        for output in cell.get("outputs", [])
-        if WIDGET_VIEW in output.get("data", {})
-        and re.search(r"\b0%\|.*\| 0/\d+", str(output["data"].get("text/plain", "")))
+        f"cell {i}: {str(data.get('text/plain', ''))[:80]!r}"
+        for i, data in _widget_outputs(path)
+        if re.search(r"\b0%\|.*\| 0/\d+", str(data.get("text/plain", "")))
     ]
     assert not found, "progress bars saved in their initial state:\n" + "\n".join(found[:10])
 
