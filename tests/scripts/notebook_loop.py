@@ -1,6 +1,7 @@
 """Execute every notebook under notebooks/ N times in a row, as `make notebooks` does, to catch flaky kernels.
 
-Each execution is the Makefile's `jupyter nbconvert --to notebook --execute` command, written to
+Each execution is the Makefile's `jupyter nbconvert --to notebook --execute` command (with its
+store_widget_state=False), written to
 a temporary folder (the notebooks are never modified), with RESNET_PROFILE=smoke unless the
 environment sets another profile. --timeout bounds each execution (the whole command, kernel
 included) and is also nbconvert's cell timeout: a cell whose execute_reply nbclient missed waits
@@ -30,7 +31,7 @@ def execute(notebook: Path, out_dir: Path, timeout: int) -> tuple[str, float, st
     jupyter = Path(sys.executable).with_name("jupyter")
     cmd = [
         str(jupyter), "nbconvert", "--to", "notebook", "--execute",
-        f"--ExecutePreprocessor.timeout={timeout}",
+        f"--ExecutePreprocessor.timeout={timeout}", "--ExecutePreprocessor.store_widget_state=False",
         "--output-dir", str(out_dir), "--output", notebook.stem, str(notebook),
     ]  # fmt: skip
     start = time.perf_counter()
