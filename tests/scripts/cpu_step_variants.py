@@ -2,7 +2,9 @@
 and the small-map convolutions computed as unfold + matmul, all measured in one run.
 
 A step is forward + backward + SGD step of the course's ResNet-18 at 96x96 on random data, under
-bf16 autocast (`--fp32` for fp32). Each variant prints images/s: the median of --steps timed steps
+bf16 autocast (`--fp32` for fp32): `Trainer.train_step` without its grad scaler and running sums,
+written out here because the Trainer always converts the network to channels_last and this script
+also times the contiguous layout. Each variant prints images/s: the median of --steps timed steps
 after two untimed ones, with the slowest and fastest. The README quotes a run of this script.
 
     python tests/scripts/cpu_step_variants.py [--steps 4] [--fp32]
