@@ -10,6 +10,7 @@ This is a maintainer's tool: it works in a source checkout, not on an installed 
 
 from __future__ import annotations
 
+import argparse
 import re
 import sys
 import tomllib
@@ -105,9 +106,14 @@ def notebooks(folder: Path = ROOT / "notebooks") -> list[Path]:
 
 
 def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(
+        prog="python -m resnet_helpers.colab",
+        description="Check that every notebook's Colab badge and setup cell agree with pyproject.toml.",
+    )
+    parser.add_argument("--write", action="store_true", help="rewrite the badges and setup cells to agree")
+    args = parser.parse_args(argv)
     slug = repo_slug()
-    if "--write" in argv:
+    if args.write:
         for path in notebooks():
             if write_notebook(path, slug):
                 print(f"updated {path.name}")

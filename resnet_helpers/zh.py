@@ -21,6 +21,7 @@ This is a maintainer's tool: it works in a source checkout, like `colab.py`.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import re
 import sys
@@ -139,12 +140,21 @@ def todo(notebook: Path) -> str:
 
 
 def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["--todo"]:
-        for name in argv[1:]:
+    parser = argparse.ArgumentParser(
+        prog="python -m resnet_helpers.zh",
+        description="Check the Chinese edition (notebooks/zh/) against the English notebooks and "
+        "the translations; with --write, rebuild it.",
+    )
+    action = parser.add_mutually_exclusive_group()
+    action.add_argument("--write", action="store_true", help="rebuild notebooks/zh/*.ipynb (make zh)")
+    action.add_argument("--todo", nargs="+", metavar="NB",
+                        help="print the blocks to translate in these notebooks: new and changed cells")
+    args = parser.parse_args(argv)
+    if args.todo:
+        for name in args.todo:
             print(todo(EN / Path(name).name))
         return 0
-    if argv[:1] == ["--write"]:
+    if args.write:
         ZH.mkdir(exist_ok=True)
         problems = write()
     else:

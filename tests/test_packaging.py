@@ -72,3 +72,35 @@ def test_entry_points_name_real_functions():
     for name, target in _pyproject()["project"]["scripts"].items():
         module, function = target.split(":")
         assert callable(getattr(importlib.import_module(module), function)), name
+
+
+
+def _shown_commands() -> dict[str, dict[str, Path]]:
+    """Every `python -m resnet_helpers...` command a reader is shown (both READMEs, the notebooks
+    in both languages, the translations, the package's docstrings): module -> {option: where}, the
+    module itself under the key "" (where it is first shown)."""
+    zh = ROOT / "notebooks" / "zh"
+    places = [ROOT / "README.md", ROOT / "README.zh-CN.md", ROOT / "Makefile"]
+    places += sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted(zh.glob("*.ipynb"))
+    places += sorted((zh / "translations").glob("*.md")) + sorted((ROOT / "resnet_helpers").rglob("*.py"))
+    commands: dict[str, dict[str, Path]] = {}
+    for path in places:
+        where = path.relative_to(ROOT)
+        for module, rest in re.findall(r"python -m (resnet_helpers[\w.]*\w)([^`|\n\"]*)", path.read_text()):
+            shown = commands.setdefault(module, {"": where})
+            for option in re.findall(r"(?<![\w-])(--[a-z][\w-]*)", rest):
+                shown.setdefault(option, where)
+    return commands
+
+
+def test_commands_shown_to_readers_exist():
+    """A command copied from a page runs: its module exists and takes every option written after it
+    (notebook 04 once showed `python -m resnet_helpers.train`, a module renamed `training`)."""
+    commands = _shown_commands()
+    assert {"resnet_helpers.training", "resnet_helpers.training.bench", "resnet_helpers.zh"} <= set(commands)
+    for module, shown in sorted(commands.items()):
+        cli = [sys.executable, "-m", module, "--help"]
+        done = subprocess.run(cli, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, f"{shown['']} shows `python -m {module}`: {done.stderr.strip()[-300:]}"
+        for option, where in shown.items():
+            assert option in done.stdout, f"{where} shows `python -m {module} ... {option}`: not its option"
