@@ -104,3 +104,12 @@ def test_commands_shown_to_readers_exist():
         assert done.returncode == 0, f"{shown['']} shows `python -m {module}`: {done.stderr.strip()[-300:]}"
         for option, where in shown.items():
             assert option in done.stdout, f"{where} shows `python -m {module} ... {option}`: not its option"
+
+
+def test_readme_package_map_names_every_module():
+    """The README's one-screen map of `resnet_helpers/` names every module a student may open."""
+    readme = (ROOT / "README.md").read_text()
+    package_map = readme[readme.index("resnet_helpers/\n") : readme.index("Command lines:")]
+    for path in sorted((ROOT / "resnet_helpers").rglob("*.py")):
+        if path.stem not in ("__init__", "__main__"):
+            assert re.search(rf"\b{path.stem}\b", package_map), f"README's package map lacks {path.stem}"
