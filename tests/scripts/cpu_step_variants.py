@@ -4,10 +4,14 @@ and the small-map convolutions computed as unfold + matmul, all measured in one 
 A step is forward + backward + SGD step of the course's ResNet-18 at 96x96 on random data, under
 bf16 autocast (`--fp32` for fp32): `Trainer.train_step` without its grad scaler and running sums,
 written out here because the Trainer always converts the network to channels_last and this script
-also times the contiguous layout. Each variant prints images/s: the median of --steps timed steps
-after two untimed ones, with the slowest and fastest. The README quotes a run of this script.
+also times the contiguous layout. Like the trainer's runs (the command line, notebook 04), it
+keeps freed memory in the process (`tune_cpu_allocator`; `--default-allocator` leaves glibc's
+default). Each variant prints images/s: the median of --steps timed steps
+after two untimed ones, with the slowest and fastest. Last, --rounds alternating rounds of
+nn.Conv2d and unfold on the 3x3 maps give paired ratios (a machine getting busier slows both).
+The README quotes a run of this script.
 
-    python tests/scripts/cpu_step_variants.py [--steps 4] [--fp32]
+    python tests/scripts/cpu_step_variants.py [--steps 4] [--rounds 5] [--fp32] [--default-allocator]
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from resnet_helpers.models import build_resnet
+from resnet_helpers.training.device_data import tune_cpu_allocator
 
 
 class UnfoldConv(nn.Module):
@@ -96,10 +101,15 @@ def images_per_s(net, batch, layout, compile_, bf16, steps) -> tuple[float, floa
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=4, help="timed steps per variant (default 4)")
+    parser.add_argument("--rounds", type=int, default=5, help="paired rounds, Conv2d vs unfold (default 5)")
     parser.add_argument("--fp32", action="store_true", help="fp32 instead of bf16 autocast")
+    parser.add_argument("--default-allocator", action="store_true", help="leave glibc's allocator as it is")
     args = parser.parse_args()
     bf16 = not args.fp32
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {'bf16' if bf16 else 'fp32'}")
+    allocator = "default" if args.default_allocator else tune_cpu_allocator()
+    precision = "bf16" if bf16 else "fp32"
+    threads = torch.get_num_threads()
+    print(f"torch {torch.__version__}, {threads} threads, {precision}, CPU allocator: {allocator}")
 
     # the unfold path must compute the same function before it is timed
     torch.manual_seed(0)
@@ -135,6 +145,24 @@ def main() -> None:
             f"batch {batch:3d}, {layout:13s}, {'compiled' if compile_ else 'eager':8s}, {how:27s}: "
             f"{med:6.1f} images/s ({slow:.1f}-{fast:.1f}; first step {first:.1f} s)",
             flush=True,
+        )
+
+    ratios = []
+    for r in range(args.rounds):
+        rates = {}
+        for unfold in (0, 3) if r % 2 == 0 else (3, 0):  # alternate which goes first
+            torch.manual_seed(0)
+            net = build_resnet("resnet18")
+            if unfold:
+                unfold_small_maps(net, unfold)
+            rates[unfold] = images_per_s(net, 256, "channels_last", False, bf16, args.steps)[0]
+        ratios.append(rates[3] / rates[0])
+        rate = f"nn.Conv2d {rates[0]:.1f}, unfold on maps <= 3 {rates[3]:.1f} images/s"
+        print(f"round {r + 1}: {rate}: {ratios[-1]:.2f}x", flush=True)
+    if ratios:
+        print(
+            f"unfold on maps <= 3 / nn.Conv2d, batch 256, channels_last: {statistics.median(ratios):.2f}x "
+            f"({min(ratios):.2f}-{max(ratios):.2f} over {len(ratios)} paired rounds)"
         )
 
 
