@@ -1,5 +1,6 @@
 """environment.yml and pyproject.toml list the same packages; the Makefile and CI agree with README."""
 
+import functools
 import re
 import subprocess
 import sys
@@ -50,6 +51,13 @@ def test_every_notebook_is_listed_in_readme():
         assert nb.name in readme, nb.name
 
 
+@functools.cache
+def _help(module: str) -> subprocess.CompletedProcess:
+    """`python -W default -m <module> --help`, run once per module for all the tests here."""
+    cli = [sys.executable, "-W", "default", "-m", module, "--help"]
+    return subprocess.run(cli, capture_output=True, text=True, timeout=120)
+
+
 @pytest.mark.parametrize(
     "module, option",
     [("resnet_helpers.training", "--recipe"), ("resnet_helpers.training.bench", "--steps"),
@@ -58,9 +66,7 @@ def test_every_notebook_is_listed_in_readme():
 def test_command_lines_print_no_warning(module, option):
     """`python -m resnet_helpers.<module> --help` works and prints no warning (runpy warns when a
     package imports the module it is asked to run; this package's `__init__` imports no CLI)."""
-    done = subprocess.run(
-        [sys.executable, "-W", "default", "-m", module, "--help"], capture_output=True, text=True, timeout=120
-    )
+    done = _help(module)
     assert done.returncode == 0, done.stderr
     assert option in done.stdout
     assert "Warning" not in done.stderr, done.stderr
@@ -74,13 +80,12 @@ def test_entry_points_name_real_functions():
         assert callable(getattr(importlib.import_module(module), function)), name
 
 
-
 def _shown_commands() -> dict[str, dict[str, Path]]:
     """Every `python -m resnet_helpers...` command a reader is shown (both READMEs, the notebooks
     in both languages, the translations, the package's docstrings): module -> {option: where}, the
     module itself under the key "" (where it is first shown)."""
     zh = ROOT / "notebooks" / "zh"
-    places = [ROOT / "README.md", ROOT / "README.zh-CN.md", ROOT / "Makefile"]
+    places = [ROOT / "README.md", ROOT / "README.zh-CN.md"]
     places += sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted(zh.glob("*.ipynb"))
     places += sorted((zh / "translations").glob("*.md")) + sorted((ROOT / "resnet_helpers").rglob("*.py"))
     commands: dict[str, dict[str, Path]] = {}
@@ -99,8 +104,7 @@ def test_commands_shown_to_readers_exist():
     commands = _shown_commands()
     assert {"resnet_helpers.training", "resnet_helpers.training.bench", "resnet_helpers.zh"} <= set(commands)
     for module, shown in sorted(commands.items()):
-        cli = [sys.executable, "-m", module, "--help"]
-        done = subprocess.run(cli, capture_output=True, text=True, timeout=120)
+        done = _help(module)
         assert done.returncode == 0, f"{shown['']} shows `python -m {module}`: {done.stderr.strip()[-300:]}"
         for option, where in shown.items():
             assert option in done.stdout, f"{where} shows `python -m {module} ... {option}`: not its option"
