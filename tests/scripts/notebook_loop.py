@@ -1,13 +1,12 @@
 """Execute every notebook under notebooks/ N times in a row, as `make notebooks` does, to catch flaky kernels.
 
 Each execution is the Makefile's `jupyter nbconvert --to notebook --execute` command (with its
-store_widget_state=False), written to
-a temporary folder (the notebooks are never modified), with RESNET_PROFILE=smoke unless the
-environment sets another profile. --timeout bounds each execution (the whole command, kernel
-included) and is also nbconvert's cell timeout: a cell whose execute_reply nbclient missed waits
-out the whole cell timeout and then carries on as if nothing had happened, so only a bound on the
-whole execution catches it. Prints one line per execution and a summary; exits 1 if any
-execution hung or failed.
+store_widget_state=False), written to a temporary folder (the notebooks are never modified), with
+RESNET_PROFILE=smoke unless the environment sets another profile. --timeout bounds each execution
+(the whole command, kernel included) and is also nbconvert's cell timeout: a cell whose
+execute_reply nbclient missed waits out the whole cell timeout and then carries on as if nothing had
+happened, so only a bound on the whole execution catches it. Prints one line per execution and a
+summary; exits 1 if any execution hung or failed.
 
     python tests/scripts/notebook_loop.py --runs 40 --timeout 900 [notebooks/01_*.ipynb ...]
 """
