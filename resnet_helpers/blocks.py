@@ -322,9 +322,10 @@ class ResNeXt(Bottleneck):
 
 
 def _multiple(groups: int, bot_mul: float, expansion: int) -> int:
-    """The smallest multiple of `expansion` whose bottleneck (x bot_mul) `groups` groups share."""
+    """The smallest multiple of `expansion` whose bottleneck (x bot_mul, at least 1 channel, as the
+    block builds it) `groups` groups share."""
     out = expansion
-    while int(round(out * bot_mul)) % groups and out < 1_000_000:
+    while max(1, int(round(out * bot_mul))) % groups and out < 1_000_000:
         out += expansion
     return out
 

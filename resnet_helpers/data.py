@@ -399,6 +399,11 @@ def main(argv=None) -> int:
     except DataError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+    except OSError as e:  # a root that is a file, or where no folder can be made: one line, no traceback
+        why = f"{e.strerror}: {e.filename}" if e.filename else str(e)
+        message = f"cannot use {args.root or default_root()} as the data root ({why})"
+        print(f"error: {message}; choose a folder you can write to", file=sys.stderr)
+        return 1
     return 0
 
 

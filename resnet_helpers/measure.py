@@ -6,6 +6,8 @@ shortcut with `projection`, which the paper does not count as a weight layer.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 
 import torch
@@ -15,6 +17,7 @@ from .blocks import ResidualBlock, ZeroPadShortcut
 from .models import ResNet, ResNetConfig
 
 __all__ = [
+    "keep_modes",
     "count_params",
     "weight_layers",
     "count_weight_layers",
@@ -25,6 +28,24 @@ __all__ = [
     "stage_rows",
     "smallest_resolution",
 ]
+
+
+@contextmanager
+def keep_modes(*modules: nn.Module) -> Iterator[None]:
+    """Give every submodule of `modules` its train/eval mode back when the block ends, even after
+    an error. `net.train(was_training)` would put *all* layers in one mode, and so undo, e.g.,
+    BatchNorm layers frozen in eval mode inside a network that trains:
+
+        with keep_modes(net):
+            net.eval()
+            ...
+    """
+    modes = {m: m.training for module in modules for m in module.modules()}
+    try:
+        yield
+    finally:
+        for m, training in modes.items():
+            m.training = training
 
 
 def count_params(module: nn.Module, trainable_only: bool = False) -> int:
@@ -65,14 +86,9 @@ def count_flops(module: nn.Module, input_size) -> int:
     """
     from torch.utils.flop_counter import FlopCounterMode
 
-    was_training = module.training
-    module.eval()
-    try:
-        x = _example_input(module, input_size)
-        with torch.no_grad(), FlopCounterMode(display=False) as counter:
-            module(x)
-    finally:
-        module.train(was_training)
+    with keep_modes(module), torch.no_grad(), FlopCounterMode(display=False) as counter:
+        module.eval()
+        module(_example_input(module, input_size))
     return int(counter.get_total_flops())
 
 
@@ -92,35 +108,28 @@ def stage_table(net: nn.Module, input_size) -> list[dict]:
 
     rows = []
     x = _example_input(net, input_size)
-    was_training = net.training
-    net.eval()
-    try:
-        with torch.no_grad():
-            for name, layer in net.named_children():
-                with FlopCounterMode(display=False) as counter:
-                    x = layer(x)
-                rows.append(
-                    {
-                        "layer": name,
-                        "output shape": tuple(x.shape),
-                        "params": count_params(layer),
-                        "flops": int(counter.get_total_flops()),
-                    }
-                )
-    finally:
-        net.train(was_training)
+    with keep_modes(net), torch.no_grad():
+        net.eval()
+        for name, layer in net.named_children():
+            with FlopCounterMode(display=False) as counter:
+                x = layer(x)
+            rows.append(
+                {
+                    "layer": name,
+                    "output shape": tuple(x.shape),
+                    "params": count_params(layer),
+                    "flops": int(counter.get_total_flops()),
+                }
+            )
     return rows
 
 
 @torch.no_grad()
 def max_abs_difference(net_a: nn.Module, net_b: nn.Module, X: torch.Tensor, batch_size: int = 512) -> float:
     """max |net_a(X) - net_b(X)| with both networks in eval mode (BN uses its running stats)."""
-    modes = net_a.training, net_b.training
-    net_a.eval(), net_b.eval()
-    try:
+    with keep_modes(net_a, net_b):
+        net_a.eval(), net_b.eval()
         return max(float((net_a(xb) - net_b(xb)).abs().max()) for xb in X.split(batch_size))
-    finally:
-        net_a.train(modes[0]), net_b.train(modes[1])
 
 
 # --- Shapes and FLOPs from kernel, stride and padding (no forward pass) ----------------------

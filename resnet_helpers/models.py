@@ -32,6 +32,7 @@ __all__ = [
     "depth_config",
     "build_depth_net",
     "remove_shortcuts_",
+    "is_plain",
     "add_blocks",
 ]
 
@@ -47,6 +48,8 @@ def make_stage(block, input_channels, num_channels, num_blocks, strides=1, short
         block = BLOCKS[block]
     if isinstance(num_blocks, bool) or not isinstance(num_blocks, int) or num_blocks < 1:
         raise ValueError(f"num_blocks (residual blocks per stage) must be >= 1, got {num_blocks!r}.")
+    if shortcut not in SHORTCUTS:
+        raise ValueError(f"shortcut must be one of {list(SHORTCUTS)}, got {shortcut!r}.")
     out_channels = num_channels * block.expansion
     reshapes = strides != 1 or input_channels != out_channels
     if shortcut == "zero_pad":
@@ -186,11 +189,14 @@ def preset_name(config: ResNetConfig) -> str | None:
 
 
 def model_name(model) -> str:
-    """'ResNet-50' for a preset key ('resnet50'), a config or a network; else 'ResNet (N layers)'."""
+    """'ResNet-50' for a preset key ('resnet50'), a config or a network; else 'ResNet (N layers)'.
+    A network whose shortcuts were removed (`remove_shortcuts_`) is named as in the paper: 'plain-18'."""
     if isinstance(model, str):
         return "ResNet-" + model.lower().removeprefix("resnet").lstrip("-_")
     config = getattr(model, "config", model)
     if isinstance(config, ResNetConfig):
+        if isinstance(model, nn.Module) and is_plain(model):
+            return f"plain-{config.depth}"
         return preset_name(config) or f"ResNet ({config.depth} layers)"
     return type(model).__name__
 
@@ -338,8 +344,10 @@ def depth_config(
     of blocks n = (depth - 2) / 6 for basic and pre-activation blocks, (depth - 2) / 9 for
     bottlenecks, then global average pooling and a linear layer. The paper's CIFAR networks
     (widths 16/32/64) use parameter-free identity shortcuts with zero padding where the shape
-    changes (option A); these use the course's 1x1 projection there (two projections per
-    network), unless you ask for option A: `depth_config(...).replace(shortcut="zero_pad")`.
+    changes (option A); these use the course's 1x1 projection there (two projections per network
+    of basic or pre-activation blocks; three with bottleneck or ResNeXt blocks, whose first block
+    also widens the stem's `width` channels 4x), unless you ask for option A:
+    `depth_config(...).replace(shortcut="zero_pad")`.
     """
     if block not in BLOCKS:
         raise ValueError(f"block must be one of {sorted(BLOCKS)}, got {block!r}.")
@@ -369,6 +377,11 @@ def remove_shortcuts_(net: ResNet) -> ResNet:
     return net
 
 
+def is_plain(net: nn.Module) -> bool:
+    """True for a plain twin (`remove_shortcuts_`): a network with `PlainBlock`s."""
+    return any(isinstance(m, PlainBlock) for m in net.modules())
+
+
 def build_depth_net(
     depth: int,
     width: int = 16,
@@ -387,14 +400,18 @@ def add_blocks(net: ResNet, per_stage: int = 1, plain: bool = False) -> ResNet:
 
     The new blocks keep the shape (stride 1, the stage's width). Residual ones have their
     branch zeroed (`zero_residual_`, torchvision's `zero_init_residual`), so each starts as
-    the identity mapping; plain ones are freshly initialised layers. `net` is not changed.
+    the identity mapping; plain ones are freshly initialised layers. They take the device, dtype
+    and train/eval mode of `net`. `net` is not changed.
     """
+    if isinstance(per_stage, bool) or not isinstance(per_stage, int) or per_stage < 1:
+        raise ValueError(f"per_stage must be a whole number >= 1, got {per_stage!r}. Fix: pass 1 or more.")
     deeper = copy.deepcopy(net)
     block = BLOCKS[net.config.block]
-    device = next(net.parameters()).device
+    p = next(net.parameters())
     for stage, width in zip(deeper.stages, net.config.channels, strict=True):
         for _ in range(per_stage):
             new = block(width * block.expansion, width)
-            stage.append((PlainBlock.from_residual(new) if plain else new.zero_residual_()).to(device))
+            new = PlainBlock.from_residual(new) if plain else new.zero_residual_()
+            stage.append(new.to(device=p.device, dtype=p.dtype).train(net.training))
     deeper.config = net.config.replace(blocks=tuple(n + per_stage for n in net.config.blocks))
     return deeper

@@ -128,12 +128,16 @@ def _device_name(device: torch.device) -> str:
                         break
         except OSError:
             pass
-        return f"{name}, {torch.get_num_threads()} threads"
+        threads = torch.get_num_threads()
+        return f"{name}, {threads} thread{'s' if threads != 1 else ''}"
     return device.type
 
 
 def environment_report(profile: Profile | str | None = None) -> str:
-    """One line: versions, device, precision and profile (and how to change the profile)."""
+    """Three short lines: the versions; the device and precision; the profile and how to change it.
+
+    Short, so that a saved notebook shows them unwrapped on GitHub and nbviewer.
+    """
     import torchvision
 
     profile = profile if isinstance(profile, Profile) else get_profile(profile)
@@ -141,8 +145,9 @@ def environment_report(profile: Profile | str | None = None) -> str:
     precision = choose_precision(device)
     return (
         f"Python {platform.python_version()} | torch {torch.__version__} | "
-        f"torchvision {torchvision.__version__} | device {device.type} ({_device_name(device)}) | "
-        f"precision {precision} | profile {profile} (set RESNET_PROFILE=smoke|cpu|full to change)"
+        f"torchvision {torchvision.__version__}\n"
+        f"device {device.type} ({_device_name(device)}) | precision {precision}\n"
+        f"profile {profile} (set RESNET_PROFILE=smoke|cpu|full to change)"
     )
 
 

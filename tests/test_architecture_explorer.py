@@ -341,6 +341,10 @@ def test_paper_errors_and_torchvision_metadata():
     rows = {r["model"]: r for r in top1_errors()}
     assert rows["ResNet-50"]["torchvision weights top-1 error % (1 crop)"] == pytest.approx(23.87)
     assert rows["plain-34"]["torchvision weights top-1 error % (1 crop)"] is None
+    # torchvision's ResNets use projection shortcuts: never in Table 2's option-A rows
+    assert rows["ResNet-18"]["torchvision weights top-1 error % (1 crop)"] is None
+    assert rows["ResNet-18 (option B)"]["torchvision weights top-1 error % (1 crop)"] == pytest.approx(30.242)
+    assert rows["ResNet-18 (option B)"]["paper top-1 error % (10 crops)"] is None
 
 
 def test_classic_cnns():

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from resnet_helpers import build_resnet, count_flops
 from resnet_helpers.training import bench as bench_module
 from resnet_helpers.training import bench_report as report
 from resnet_helpers.training.bench import _d2l_workdir, main, matmul_peak, model_train_flops, pin
@@ -134,8 +133,12 @@ def test_matmul_peak_is_two_n_cubed_over_the_best_time(monkeypatch):
 
 
 def test_model_train_flops_is_three_forwards():
+    # ResNet-18 at 32x32, multiply-adds by hand: stem 7x7 conv to 64 x 16x16: 802,816; the max-pool
+    # leaves 8x8; b2, four 3x3 convs 64->64 at 8x8: 4 x 2,359,296; b3, b4 and b5 each 8,388,608 (the
+    # stride-2 3x3 conv 1,179,648, three 3x3 convs 3 x 2,359,296, the 1x1 projection 131,072, as
+    # the maps halve while the channels double); fc 512 x 10 = 5,120. Total 35,410,944.
+    assert model_train_flops("resnet18", 32) == 3 * 2 * 35_410_944
     flops = model_train_flops("resnet18", 96)
-    assert flops == 3 * count_flops(build_resnet("resnet18"), (1, 1, 96, 96))
     assert 1.85e9 < flops < 1.95e9  # the issue's 1.90 GFLOP per training image
 
 
@@ -178,3 +181,67 @@ def test_bench_reduced_mode(capsys, precision):
     assert re.fullmatch("pipeline speedup: " + ratio, out[-2])
     assert re.fullmatch("speedup: " + ratio, out[-1])
     assert os.sched_getaffinity(0) == before  # our process was pinned for the run only
+
+
+BENCH = "python -m resnet_helpers.training.bench: error: "
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["--steps", "0"], "argument --steps: 0 is too small; 1 or more, e.g. --steps 12"),
+        (["--steps", "2.5"], "argument --steps: '2.5' is not a whole number; 1 or more, e.g. --steps 12"),
+        (["--round-steps", "0"], "argument --round-steps: 0 is too small; 1 or more, e.g. --round-steps 10"),
+        (["--warmup", "-1"], "argument --warmup: -1 is too small; 0 or more, e.g. --warmup 3"),
+        (["--loader-cpus", "-1"], "argument --loader-cpus: -1 is too small; 0 or more, e.g. --loader-cpus 2"),
+        (["--batch-size", "0"], "argument --batch-size: 0 is too small; BatchNorm needs 2 or more images per "
+         "batch, e.g. --batch-size 256"),
+        (["--resolution", "8"], "argument --resolution: 8 is too small; the presets need 17 pixels or more "
+         "(the course uses 96)"),
+        (["--model", "foo"], "argument --model: invalid choice: 'foo' (choose from 'resnet18', 'resnet34', "
+         "'resnet50', 'resnet101', 'resnet152')"),
+    ],
+)  # fmt: skip
+def test_bad_bench_options_stop_at_once_with_one_line(argv, message, capsys, monkeypatch):
+    monkeypatch.setattr(bench_module, "bench", lambda args: pytest.fail("the benchmark started"))
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.strip().splitlines()[-1] == BENCH + message
+
+
+def test_only_the_command_line_tunes_the_allocator(monkeypatch):
+    """benchmark() from Python leaves the process's allocator alone (a notebook opts in with
+    tune_cpu_allocator() or tune_allocator=True); the command line owns its process and tunes it."""
+    seen = []
+    monkeypatch.setattr(bench_module, "bench", lambda args: seen.append(args.tune_allocator) or {})
+    bench_module.benchmark(steps=1)
+    bench_module.benchmark(steps=1, tune_allocator=True)
+    assert main(["--steps", "1"]) == 0
+    assert seen == [False, True, True]
+
+
+@pytest.mark.parametrize("tune", [False, True])
+def test_our_side_tunes_only_when_asked_and_leaves_the_rng_alone(monkeypatch, tune):
+    import argparse
+
+    from resnet_helpers.profiles import Precision
+    from resnet_helpers.training import trainer
+    from resnet_helpers.training.device_data import DeviceData
+
+    calls = []
+    monkeypatch.setattr(trainer, "tune_cpu_allocator", lambda: calls.append(1) or "tuned")
+    args = argparse.Namespace(model="resnet18", batch_size=8, resolution=32, compile=False)
+    args.tune_allocator = tune
+    torch.manual_seed(123)
+    expected = torch.rand(2)
+    torch.manual_seed(123)
+    cpu, fp32, data = torch.device("cpu"), Precision("fp32", None, False, "x"), DeviceData("cpu", 16, 8)
+    ours = bench_module._Ours(args, cpu, fp32, data)
+    assert torch.equal(torch.rand(2), expected)  # its seeded initialisation ran on a fork of the RNG
+    assert calls == ([1] if tune else [])
+    torch.manual_seed(0)
+    other = bench_module._Ours(args, cpu, fp32, data)  # seeded with 0 whatever the caller's state
+    pairs = zip(ours.trainer.net.parameters(), other.trainer.net.parameters(), strict=True)
+    assert all(torch.equal(a, b) for a, b in pairs)

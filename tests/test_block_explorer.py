@@ -411,6 +411,18 @@ def test_gradient_norms_with_given_upstream_and_a_stack():
     assert input_gradient_norms(list(stack), X, upstream=upstream) == norms
 
 
+def test_tiny_gradients_are_not_reported_as_zero():
+    # entries of ~1e-30 are representable in float32, but their squares are not: a float32 norm
+    # would print 0 (the vanishing gradient of a deep plain stack is small, not absent)
+    blk = Residual(4, 4).zero_residual_()  # passes the gradient unchanged
+    X = torch.rand(2, 4, 3, 3) + 0.01
+    upstream = torch.full((2, 4, 3, 3), 1e-30)
+    assert upstream.norm().item() == 0.0  # the float32 underflow this guards against
+    norms = input_gradient_norms(blk, X, upstream=upstream)
+    assert norms["upstream"] == pytest.approx(1e-30 * 72**0.5, rel=1e-6, abs=0)
+    assert norms["with shortcut"] == pytest.approx(norms["upstream"], rel=1e-6, abs=0)
+
+
 def test_error_box_escapes_the_message():
     from resnet_helpers.lessons.widgets import error_box
 

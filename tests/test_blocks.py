@@ -1,3 +1,5 @@
+import re
+
 import pytest
 import torch
 from torch import nn
@@ -203,3 +205,14 @@ def test_preact_shortcut_is_what_forward_adds():
         blk.eval()
         x = torch.randn(2, 8, 6, 6)
         torch.testing.assert_close(blk(x), blk.branch(x) + blk.shortcut(x))
+
+
+@pytest.mark.parametrize("bot_mul", [0.01, 0.05, 0.3])
+def test_resnext_advice_can_be_followed(bot_mul):
+    """The output channels the error names build a block, even where rounding alone would give
+    a bottleneck of 0 channels (the block uses at least 1)."""
+    with pytest.raises(ValueError, match=r"the output channels a multiple of (\d+)") as error:
+        ResNeXt(4, 1, bot_mul=bot_mul)
+    multiple = int(re.search(r"a multiple of (\d+)", str(error.value)).group(1))
+    assert multiple % ResNeXt.expansion == 0
+    ResNeXt(multiple, multiple // ResNeXt.expansion, bot_mul=bot_mul)  # builds

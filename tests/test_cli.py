@@ -260,3 +260,11 @@ def test_kill_9_during_a_checkpoint_write_leaves_the_previous_one(tmp_path):
     # and does not disturb the next run's writes.
     save_checkpoint(path, {"format": 1, "epoch": epoch + 1, "model": {}})
     assert load_checkpoint(path)["epoch"] == epoch + 1
+
+
+def test_a_bad_profile_in_the_environment_is_one_error_line(monkeypatch, capsys):
+    monkeypatch.setenv("RESNET_PROFILE", "bogus")
+    assert error_of(["--epochs", "1"], capsys) == (
+        PROG + "RESNET_PROFILE='bogus' is not a run profile; choose one of smoke, cpu, full "
+        "(or pass --profile)"
+    )

@@ -394,3 +394,14 @@ def test_seeding_from_a_folder_missing_a_file_names_the_file(tmp_path, fmnist):
     D._file_in(source, missing).unlink()
     with pytest.raises(D.DataError, match=missing):
         D.seed_torchvision_cache(tmp_path / "root", source)
+
+
+@pytest.mark.parametrize("kind", ["a file", "under /proc"])
+def test_main_with_a_root_it_cannot_use_says_so_in_one_line(tmp_path, capsys, kind):
+    root = tmp_path / "a-file" if kind == "a file" else Path("/proc/nonexistent")
+    if kind == "a file":
+        root.write_text("")
+    assert D.main([str(root)]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert err.startswith(f"error: cannot use {root} as the data root (") and "choose a folder" in err

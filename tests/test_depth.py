@@ -151,12 +151,18 @@ def test_training_loop_lowers_the_loss_on_a_tiny_slice():
 
 
 def test_same_seed_same_batches_same_losses():
+    """The batches come from `seed` alone: another global RNG state gives the same losses, another
+    `seed` other ones (the same network, the same initial weights in every run)."""
     X, y = training_tensors(64, resolution=8)
-    runs = []
-    for _ in range(2):
+
+    def losses(global_seed: int, seed: int) -> list[float]:
         torch.manual_seed(0)
-        runs.append(train_losses(build_depth_net(8, width=4), X, y, steps=5, batch_size=16, progress=False))
-    assert runs[0] == runs[1]
+        net = build_depth_net(8, width=4)
+        torch.manual_seed(global_seed)
+        return train_losses(net, X, y, steps=5, batch_size=16, seed=seed, progress=False)
+
+    assert losses(global_seed=1, seed=0) == losses(global_seed=2, seed=0)
+    assert losses(global_seed=1, seed=0) != losses(global_seed=1, seed=1)
 
 
 def test_experiment_table_figure_and_panel(capsys):

@@ -16,7 +16,9 @@ from resnet_helpers import (
     stage_table,
     summary,
 )
-from resnet_helpers.models import preset_name
+from resnet_helpers.measure import keep_modes, max_abs_difference
+from resnet_helpers.models import add_blocks, make_stage, model_name, preset_name, remove_shortcuts_
+from resnet_helpers.training.evaluate import evaluate, tensor_batches
 
 BOOK_STAGE_SHAPES = [(1, 64, 56, 56), (1, 64, 56, 56), (1, 128, 28, 28), (1, 256, 14, 14), (1, 512, 7, 7)]
 
@@ -133,11 +135,21 @@ def test_every_block_and_stem_runs(block, stem, shortcut):
     assert net(torch.rand(2, 3, 28, 28)).shape == (2, 7)
 
 
-def test_zero_init_residual_makes_every_block_identity():
+@pytest.mark.parametrize("name", ["resnet18", "resnet50"])
+def test_zero_init_residual_makes_every_block_identity(name):
+    """Every block of every stage: an identity-shortcut block passes its (non-negative) input
+    through exactly; the first block of a stage, with a 1x1 projection, gives ReLU(projection(x))."""
     torch.manual_seed(0)
-    net = build_resnet("resnet18").zero_init_residual_().eval()
-    X = torch.rand(1, 64, 12, 12)
-    torch.testing.assert_close(net.b2(X), X, rtol=0, atol=0)
+    net = build_resnet(name).zero_init_residual_().eval()
+    checked = 0
+    with torch.no_grad():
+        for stage in net.stages:
+            for block in stage:
+                X = torch.rand(1, block.conv1.in_channels, 8, 8)
+                expected = X if block.projection is None else torch.relu(block.projection(X))
+                torch.testing.assert_close(block(X), expected, rtol=0, atol=0)
+                checked += 1
+    assert checked == sum(net.config.blocks) and checked >= 8
 
 
 @pytest.mark.parametrize(
@@ -225,3 +237,83 @@ def test_resnext50_matches_torchvision():
     biases = sum(m.bias.numel() for m in ours.modules() if isinstance(m, nn.Conv2d) and m.bias is not None)
     shortcut_bn = sum(2 * c for c in (256, 512, 1024, 2048))
     assert count_params(ours) - biases + shortcut_bn == count_params(theirs)
+
+
+def _net_with_frozen_bn():
+    """A network in train mode whose BatchNorm layers are frozen in eval mode (fine-tuning)."""
+    net = build_resnet(ResNetConfig(blocks=(1,), channels=(8,), stem="compact", stem_channels=8)).train()
+    for m in net.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.eval()
+    return net
+
+
+def _modes(net) -> list:
+    return [m.training for m in net.modules()]
+
+
+@pytest.mark.parametrize(
+    "measure",
+    [
+        lambda net: count_flops(net, (1, 1, 8, 8)),
+        lambda net: stage_table(net, (1, 1, 8, 8)),
+        lambda net: max_abs_difference(net, _net_with_frozen_bn(), torch.rand(2, 1, 8, 8)),
+        lambda net: max_abs_difference(_net_with_frozen_bn(), net, torch.rand(2, 1, 8, 8)),
+        lambda net: evaluate(net, tensor_batches(torch.rand(4, 1, 8, 8), torch.zeros(4, dtype=torch.long))),
+    ],
+    ids=["count_flops", "stage_table", "max_abs_difference a", "max_abs_difference b", "evaluate"],
+)
+def test_measuring_restores_the_mode_of_every_submodule(measure):
+    net = _net_with_frozen_bn()
+    before = _modes(net)
+    assert net.training and not net.b1[1].training
+    measure(net)
+    assert _modes(net) == before
+
+
+def test_keep_modes_restores_every_mode_even_after_an_error():
+    net, other = _net_with_frozen_bn(), _net_with_frozen_bn().eval()
+    before, other_before = _modes(net), _modes(other)
+    with pytest.raises(RuntimeError, match="boom"), keep_modes(net, other):
+        net.eval(), other.train()
+        raise RuntimeError("boom")
+    assert _modes(net) == before and _modes(other) == other_before
+
+
+def test_add_blocks_gives_new_blocks_the_nets_mode_dtype_and_device():
+    torch.manual_seed(0)
+    config = ResNetConfig(blocks=(1, 1), channels=(8, 16), stem="compact", stem_channels=8)
+    for plain in (False, True):
+        net = build_resnet(config).eval()
+        deeper = add_blocks(net, plain=plain)
+        assert not any(m.training for m in deeper.modules())  # eval everywhere, the new blocks too
+        X = torch.rand(4, 1, 8, 8)
+        with torch.no_grad():  # eval mode: an image's output does not depend on its batch
+            torch.testing.assert_close(deeper(X)[:1], deeper(X[:1].repeat(2, 1, 1, 1))[:1])
+        trained = add_blocks(build_resnet(config).train(), plain=plain)
+        assert all(m.training for m in trained.modules())
+    double = add_blocks(build_resnet(config).double())
+    assert {p.dtype for p in double.parameters()} == {torch.float64}
+    assert double(torch.rand(2, 1, 8, 8, dtype=torch.float64)).dtype == torch.float64
+
+
+@pytest.mark.parametrize("per_stage", [0, -1, 1.5, True])
+def test_add_blocks_refuses_fewer_than_one_block_per_stage(per_stage):
+    net = build_resnet(ResNetConfig(blocks=(1, 1), channels=(8, 16), stem="compact", stem_channels=8))
+    message = rf"per_stage must be a whole number >= 1, got {per_stage!r}. Fix: pass 1 or more"
+    with pytest.raises(ValueError, match=message):
+        add_blocks(net, per_stage=per_stage)
+
+
+def test_make_stage_refuses_an_unknown_shortcut():
+    message = r"shortcut must be one of \['projection', 'zero_pad'\], got 'zero-pad'"
+    with pytest.raises(ValueError, match=message):
+        make_stage(Residual, 64, 128, 2, strides=2, shortcut="zero-pad")
+
+
+def test_model_name_of_a_plain_twin_says_plain():
+    assert model_name(build_resnet("resnet18")) == "ResNet-18"  # ordinary nets keep their names
+    assert model_name(remove_shortcuts_(build_resnet("resnet18"))) == "plain-18"  # the paper's name
+    small = ResNetConfig(blocks=(1, 1), channels=(8, 16), stem="compact", stem_channels=8)
+    assert model_name(build_resnet(small)) == "ResNet (6 layers)"
+    assert model_name(remove_shortcuts_(build_resnet(small))) == "plain-6"

@@ -11,9 +11,12 @@ def test_profile_from_env(monkeypatch):
     assert get_profile("FULL").pick(smoke=1, cpu=2, full=3) == 3
 
 
-def test_default_profile_by_device(monkeypatch):
+@pytest.mark.parametrize("device,expected", [("cuda", "full"), ("mps", "cpu"), ("cpu", "cpu")])
+def test_default_profile_by_device(monkeypatch, device, expected):
+    from resnet_helpers import profiles
+
     monkeypatch.delenv("RESNET_PROFILE", raising=False)
-    expected = "full" if torch.cuda.is_available() else "cpu"
+    monkeypatch.setattr(profiles, "choose_device", lambda: torch.device(device))
     assert get_profile().name == expected
 
 
@@ -49,4 +52,7 @@ def test_environment_report(monkeypatch):
     line = environment_report()
     for word in ("torch", "torchvision", "device", "precision", "profile smoke", "RESNET_PROFILE"):
         assert word in line
-    assert "\n" not in line
+    versions, device, profile = line.split("\n")  # three short lines: none wraps on a saved page
+    assert versions.startswith("Python ") and device.startswith("device ")
+    assert profile.startswith("profile smoke")
+    assert all(len(part) <= 100 for part in (versions, profile))

@@ -102,9 +102,11 @@ def test_resume_reproduces_the_uninterrupted_run(data, tmp_path, monkeypatch):
     assert saved["epoch"] == 1
 
     torch.manual_seed(1234)  # the global RNG state must not matter: the checkpoint restores it
+    callers = torch.get_rng_state()
     resumed = train_resnet(
         TINY, "improved", settings, data=data, checkpoint=tmp_path / "b.pt", resume=True, **quiet()
     )
+    assert torch.equal(torch.get_rng_state(), callers)  # ... inside the run only: the caller's is as it was
     assert resumed.resumed_from == 1
     assert resumed.history["wall_time"][0] == saved["history"]["wall_time"][0]  # the first session's
     assert _same_state(straight.net.state_dict(), resumed.net.state_dict())
@@ -409,9 +411,51 @@ def test_subset_loader_keeps_the_loader_settings():
     assert subset_loader(loader, None) is loader
 
 
-def test_tune_cpu_allocator_is_idempotent():
-    first = tune_cpu_allocator()
-    assert first == tune_cpu_allocator() and isinstance(first, str)
+class FakeLibc:
+    """glibc's mallopt, recorded: returns 1 (done) except for the options in `refuses`."""
+
+    def __init__(self, refuses=()):
+        self.calls, self.refuses = [], set(refuses)
+
+    def mallopt(self, option, value):
+        self.calls.append((option, value))
+        return 0 if option in self.refuses else 1
+
+
+@pytest.mark.parametrize(
+    "refuses,calls,note",
+    [
+        ((), [(-3, 1 << 30), (-1, -1)], "glibc keeps freed memory (no mmap, no trim)"),
+        # an older glibc refuses a threshold above 32 MiB: no mmap at all then
+        ((-3,), [(-3, 1 << 30), (-4, 0), (-1, -1)], "glibc keeps freed memory (no mmap, no trim)"),
+        ((-3, -4), [(-3, 1 << 30), (-4, 0)], "default (mallopt refused)"),
+    ],
+)
+def test_tune_cpu_allocator_sets_glibc_once(monkeypatch, refuses, calls, note):
+    """M_MMAP_THRESHOLD (-3) to 1 GiB, else M_MMAP_MAX (-4) to 0; M_TRIM_THRESHOLD (-1) to -1; once."""
+    from resnet_helpers.training import device_data
+
+    libc = FakeLibc(refuses)
+    monkeypatch.setattr(device_data, "_ALLOCATOR_NOTE", None)  # as in a fresh process
+    monkeypatch.setattr(device_data.sys, "platform", "linux")
+    monkeypatch.setattr(device_data.ctypes, "CDLL", lambda name: libc if name == "libc.so.6" else None)
+    assert tune_cpu_allocator() == note and libc.calls == calls
+    assert tune_cpu_allocator() == note and libc.calls == calls  # a second call changes nothing
+
+
+def test_tune_cpu_allocator_without_glibc(monkeypatch):
+    from resnet_helpers.training import device_data
+
+    def no_glibc(name):
+        raise OSError(f"{name}: cannot open shared object file")
+
+    monkeypatch.setattr(device_data, "_ALLOCATOR_NOTE", None)
+    monkeypatch.setattr(device_data.sys, "platform", "linux")
+    monkeypatch.setattr(device_data.ctypes, "CDLL", no_glibc)
+    assert tune_cpu_allocator() == "default (not glibc)"
+    monkeypatch.setattr(device_data, "_ALLOCATOR_NOTE", None)
+    monkeypatch.setattr(device_data.sys, "platform", "darwin")
+    assert tune_cpu_allocator() == "default"
 
 
 def test_figures():
@@ -451,3 +495,77 @@ def test_one_cycle_works_for_very_short_runs(total_steps):
         if scheduler is not None:
             scheduler.step()
     assert all(math.isfinite(g["lr"]) for g in optimizer.param_groups)
+
+
+@pytest.mark.parametrize(
+    "field,value,message",
+    [
+        ("epochs", 0, "epochs=0 is too small; use 1 or more, e.g. epochs=10"),
+        ("epochs", 2.5, "epochs=2.5 is not a whole number; use 1 or more, e.g. epochs=10"),
+        ("batch_size", 1, "batch_size=1 is too small; BatchNorm needs 2 or more images per batch, e.g. "
+         "batch_size=256"),
+        ("resolution", 0, "resolution=0 is too small; the image side is 1 pixel or more (the course uses "
+         "resolution=96)"),
+        ("train_size", 0, "train_size=0 is too small; train on 2 images or more (BatchNorm needs 2 per "
+         "batch); all: 60000"),
+        ("train_size", -5, "train_size=-5 is too small"),
+        ("test_size", 0, "test_size=0 is too small; test on 1 image or more; all: 10000"),
+    ],
+)  # fmt: skip
+def test_bad_run_sizes_are_refused_where_they_are_given(data, field, value, message):
+    """The command line's checks, for the library: RunSettings, train_resnet's keywords, DeviceData."""
+    with pytest.raises(ValueError, match=re.escape(message)):
+        RunSettings(**{field: value})
+    with pytest.raises(ValueError, match=re.escape(message)):
+        train_resnet(TINY, "course", SIZES, data=data, **{field: value}, **quiet())
+    if field in ("train_size", "test_size"):  # DeviceData(train_size=-5) trained on 59,995 images
+        with pytest.raises(ValueError, match=re.escape(message)):
+            DeviceData("cpu", **{field: value})
+
+
+def test_train_resnet_leaves_the_callers_random_stream_alone(data, tmp_path):
+    """Seeded work runs on a fork of the global RNG: after a run, with or without a resume, the
+    caller's next random numbers are the ones it would have drawn without the run."""
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    for resume in (False, True):
+        torch.manual_seed(123)
+        result = train_resnet(
+            TINY, "improved", SIZES.replace(epochs=1), data=data, seed=5, checkpoint=tmp_path / "r.pt",
+            resume=resume, **quiet(),
+        )  # fmt: skip
+        assert torch.equal(torch.rand(3), expected)
+    torch.manual_seed(7)  # a different caller's state: the same seed still gives the same run
+    again = train_resnet(TINY, "improved", SIZES.replace(epochs=1), data=data, seed=5, **quiet())
+    assert again.history["train_loss"] == result.history["train_loss"]
+
+
+def test_a_plain_checkpoint_does_not_resume_into_its_residual_twin(data, tmp_path):
+    from resnet_helpers.models import remove_shortcuts_
+
+    path = tmp_path / "plain.pt"
+    settings = SIZES.replace(epochs=1)
+    plain = train_resnet(remove_shortcuts_(build_resnet(TINY)), "course", settings, data=data,
+                         checkpoint=path, **quiet())  # fmt: skip
+    assert plain.model == "plain-6"
+    with pytest.raises(CheckpointError, match=r"plain True -> False.*weights '[0-9a-f]+' -> '[0-9a-f]+'"):
+        train_resnet(build_resnet(TINY), "course", settings, data=data, checkpoint=path, resume=True,
+                     **quiet())  # fmt: skip
+
+
+def test_weights_that_do_not_fit_are_a_checkpoint_error(data, tmp_path):
+    """A checkpoint whose run config matches but whose weights do not (edited, or from before the
+    fingerprint was saved): a CheckpointError naming the file, not load_state_dict's RuntimeError."""
+    path = tmp_path / "w.pt"
+    settings = SIZES.replace(epochs=1)
+    train_resnet(TINY, "course", settings, data=data, checkpoint=path, **quiet())
+    state = load_checkpoint(path)
+    del state["config"]["weights"], state["config"]["plain"]  # a checkpoint from before they were saved
+    save_checkpoint(path, state)
+    resumed = train_resnet(TINY, "course", settings, data=data, checkpoint=path, resume=True, **quiet())
+    assert resumed.resumed_from == 1  # still resumes
+    del state["model"]["fc.bias"]
+    save_checkpoint(path, state)
+    with pytest.raises(CheckpointError, match=re.escape(f"the weights in {path} do not fit")) as error:
+        train_resnet(TINY, "course", settings, data=data, checkpoint=path, resume=True, **quiet())
+    assert "fc.bias" in str(error.value) and "\n" not in str(error.value)

@@ -123,20 +123,29 @@ def parameter_differences() -> list[dict]:
 
 
 def top1_errors() -> list[dict]:
-    """The paper's ImageNet top-1 errors (with their table) next to torchvision's pretrained weights."""
+    """The paper's ImageNet top-1 errors (with their table) next to torchvision's pretrained weights.
+
+    torchvision's ResNets all use 1x1 projection shortcuts (option B), so their errors sit in the
+    option-B rows; Table 2's ResNet-18 and ResNet-34 use zero padding (option A). The paper reports
+    no option-B ResNet-18: its row holds torchvision's error alone.
+    """
     rows = []
     for model, error, table in PAPER_TOP1_ERROR:
+        if model == "ResNet-34 (option B)":  # torchvision's ResNet-18 is option B too
+            rows.append(_top1_row("ResNet-18 (option B)", None, None, torchvision_top1_error("resnet18")))
         key = model.split(" ")[0].replace("ResNet-", "resnet")
-        tv = torchvision_top1_error(key) if key.startswith("resnet") and model != "ResNet-34" else None
-        rows.append(
-            {
-                "model": model,
-                "paper top-1 error % (10 crops)": error,
-                "source": f"He et al. 2015, {table}",
-                "torchvision weights top-1 error % (1 crop)": tv,
-            }
-        )
+        option_b = key.startswith("resnet") and (table == "Table 3")
+        rows.append(_top1_row(model, error, table, torchvision_top1_error(key) if option_b else None))
     return rows
+
+
+def _top1_row(model, error, table, torchvision_error) -> dict:
+    return {
+        "model": model,
+        "paper top-1 error % (10 crops)": error,
+        "source": f"He et al. 2015, {table}" if table else None,
+        "torchvision weights top-1 error % (1 crop)": torchvision_error,
+    }
 
 
 def classic_cnns(

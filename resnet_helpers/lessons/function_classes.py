@@ -306,7 +306,7 @@ def depth_curves_figure(histories: dict, depth: int):
         ax.plot(losses, color=color, alpha=0.2)
         n = max(1, len(losses) // 10)
         ax.plot(smooth(losses), color=color, label=f"{kind}-{depth}: last 10% {sum(losses[-n:]) / n:.3f}")
-    top = max(max(h[len(h) // 10 :]) for h in histories.values())
+    top = max(max(smooth(histories[kind, depth])) for kind in KINDS)  # the averages fit whole
     ax.set(title=f"depth {depth}: same layers, with and without shortcuts", xlabel="training step",
            ylabel="training loss", ylim=(0, top * 1.05))  # fmt: skip
     ax.legend()

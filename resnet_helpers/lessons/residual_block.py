@@ -357,9 +357,11 @@ def input_gradient_norms(
 
     `blocks` is one block or a sequence of them (an `nn.Sequential`, a list), applied in turn.
     The gradient that arrives at the output is `upstream`, by default a fixed random one
-    (normal, `seed`): the backward pass of any loss hands a block such a tensor. Returns
-    {"upstream": |g|, "with shortcut": |dx|, "without shortcut": |dx|}. The blocks run in
-    the mode they are in (in training mode batch norm updates its running statistics).
+    u (normal, `seed`): the backward pass of any loss hands a block such a tensor. Returns
+    {"upstream": |u|, "with shortcut": |dx|, "without shortcut": |dx|}. The norms are taken in
+    float64: a float32 norm squares the entries and underflows to 0 for gradients below ~1e-23,
+    which are small but not 0. The blocks run in the mode they are in (in training mode batch norm
+    updates its running statistics).
     """
     if isinstance(blocks, nn.Module) and not isinstance(blocks, nn.Sequential):
         blocks = [blocks]
@@ -376,12 +378,12 @@ def input_gradient_norms(
     if upstream is None:
         generator = torch.Generator().manual_seed(seed)
         upstream = torch.randn(y.shape, generator=generator).to(y.device, y.dtype)
-    norms = {"upstream": upstream.norm().item()}
+    norms = {"upstream": upstream.double().norm().item()}
     for key, with_shortcut in [("with shortcut", True), ("without shortcut", False)]:
         if not with_shortcut:
             x, y = through(False)
         (grad,) = torch.autograd.grad(y, x, upstream)
-        norms[key] = grad.norm().item()
+        norms[key] = grad.double().norm().item()
     return norms
 
 

@@ -51,7 +51,7 @@ __all__ = [
     "lesion_panel",
 ]
 
-COLORS = {"plain": "tab:red", "residual": "tab:blue"}
+COLORS = {"plain": "tab:red", "residual": "tab:blue", "preact": "tab:green", "stochastic": "tab:purple"}
 
 
 # --- Trained networks, cached in the trainer's checkpoint format ---
@@ -272,8 +272,8 @@ def random_deletions(net, X, y, ks=None, draws: int = 3, seed: int = 0) -> dict[
 
 
 def line_style(label: str, labels) -> dict:
-    """Colour by kind ("plain-20": red, "residual-56": blue), line style by depth among `labels`
-    (the deepest solid, shallower ones dashed, then dotted)."""
+    """Colour by kind ("plain-20": red, "residual-56": blue, "preact-20": green), line style by
+    depth among `labels` (the deepest solid, shallower ones dashed, then dotted)."""
     depth = int(label.rsplit("-", 1)[1])
     deeper = sorted(
         {int(other.rsplit("-", 1)[1]) for other in labels if int(other.rsplit("-", 1)[1]) > depth}

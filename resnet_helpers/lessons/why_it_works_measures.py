@@ -23,6 +23,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..blocks import ResidualBlock
+from ..measure import keep_modes
 from ..training.loop import evaluate_loss
 from .why_it_works import COLORS, blocks_of, is_downsampling, last_layer, shortcut_of
 
@@ -307,12 +308,11 @@ def residual_responses(net, X) -> list[dict]:
             hooks.append(
                 block.register_forward_pre_hook(lambda m, i, n=name: captured.__setitem__(n + "/in", i[0]))
             )
-    was_training = net.training
     try:
-        net.eval()
-        net(X)
+        with keep_modes(net):
+            net.eval()
+            net(X)
     finally:
-        net.train(was_training)
         for h in hooks:
             h.remove()
     rows = []

@@ -36,7 +36,7 @@ import torch
 
 from ..data import default_root, seed_torchvision_cache
 from ..measure import count_flops
-from ..models import build_resnet
+from ..models import PRESETS, build_resnet
 from ..profiles import (
     Precision,
     choose_device,
@@ -46,6 +46,10 @@ from ..profiles import (
     synchronize,
 )
 from . import bench_report as report
+from .cli import check_resolution, preset_resolution, run_size, whole_number
+from .recipes import RunSettings, init_weights
+from .runtime import seeded
+from .trainer import Trainer
 
 __all__ = ["matmul_peak", "model_train_flops", "bench", "benchmark", "main"]
 
@@ -71,8 +75,7 @@ def matmul_peak(device, arith: str = "fp32", n: int | None = None, min_time: flo
     """Best FLOP/s of an n x n matmul on `device` in `arith` (fp32, tf32, bf16, fp16): 2 n^3 FLOPs."""
     device = torch.device(device)
     n = n or (8192 if device.type == "cuda" else 2048)
-    a = torch.randn(n, n, device=device).to(_DTYPES[arith])
-    b = torch.randn(n, n, device=device).to(_DTYPES[arith])
+    a, b = (torch.randn(n, n, device=device).to(_DTYPES[arith]) for _ in range(2))
     tf32 = torch.backends.cuda.matmul.allow_tf32
     torch.backends.cuda.matmul.allow_tf32 = arith == "tf32"
     try:
@@ -239,11 +242,9 @@ class _Course:
             "--device", str(device), "--batch-size", str(args.batch_size),
             "--resolution", str(args.resolution), "--model", args.model, "--lr", str(args.lr),
         ]  # fmt: skip
-        if args.loader_cpus:
-            command += ["--loader-cpus", str(args.loader_cpus)]
-        self.proc = subprocess.Popen(
-            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1
-        )
+        command += ["--loader-cpus", str(args.loader_cpus)] if args.loader_cpus else []
+        pipe = subprocess.PIPE
+        self.proc = subprocess.Popen(command, stdin=pipe, stdout=pipe, text=True, bufsize=1)
         self.info = self._ask(None)
 
     def _ask(self, command: str | None) -> dict:
@@ -276,18 +277,15 @@ class _Course:
 
 class _Ours:
     def __init__(self, args, device: torch.device, precision: Precision, data):
-        from .recipes import RunSettings, init_weights
-        from .trainer import Trainer
-
         self.device, self.data, self.precision = device, data, precision
         self.settings = RunSettings(epochs=1, batch_size=args.batch_size, resolution=args.resolution)
-        torch.manual_seed(0)
-        net = build_resnet(args.model)
-        self.trainer = Trainer(
-            net, data, "course", self.settings, precision=precision, progress=False,
-            live_plot=False, log=None, compile=args.compile, tune_allocator=True,  # ours reuses memory
-        )  # fmt: skip
-        init_weights(net, self.trainer.recipe)
+        with seeded(0, device):  # the caller's random stream is left as it was
+            net = build_resnet(args.model)
+            self.trainer = Trainer(
+                net, data, "course", self.settings, precision=precision, progress=False, live_plot=False,
+                log=None, compile=args.compile, tune_allocator=args.tune_allocator,  # main(): reuse memory
+            )  # fmt: skip
+            init_weights(net, self.trainer.recipe)
         self.epoch = 0
         self.batches = self._batches()
 
@@ -378,9 +376,10 @@ def benchmark(
     batch_size: int = 256, resolution: int = 96, steps: int = 12, warmup: int = 1,
     model: str = "resnet18", device: str | None = None, peak_size: int | None = None,
     compile: bool = False, precision: str = "auto", loader_cpus: int | None = None,
-    round_steps: int | None = None,
+    round_steps: int | None = None, tune_allocator: bool = False,
 ) -> dict:  # fmt: skip
-    """`python -m resnet_helpers.training.bench` from Python: prints the report, returns the numbers."""
+    """`python -m resnet_helpers.training.bench` from Python: prints the report, returns the numbers.
+    This process's CPU allocator is tuned (`tune_cpu_allocator`) only with `tune_allocator=True`."""
     args = argparse.Namespace(**locals(), lr=0.05, course_worker=False)
     return bench(args)
 
@@ -390,27 +389,29 @@ def main(argv=None) -> int:
         prog="python -m resnet_helpers.training.bench",
         description="The course's training pipeline against ours: images/s, utilisation, speedups.",
     )
-    parser.add_argument("--model", default="resnet18")
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--resolution", type=int, default=96)
-    add = parser.add_argument
-    add("--steps", type=int, default=12, help="timed rounds (each gives one paired ratio)")
-    add("--round-steps", type=int, help="steps per side per round (default: 1 on CPUs, 10 on GPUs)")
-    add("--warmup", type=int, default=1, help="untimed steps of each first (the course's loader: more)")
+    add = parser.add_argument  # sizes: the training command line's checks (cli.py), one error line
+    add("--model", default="resnet18", choices=list(PRESETS), help="a preset")
+    add("--batch-size", type=run_size("batch_size"), default=256)
+    add("--resolution", type=preset_resolution(), default=96)
     add("--device", default=None, help="cpu, cuda, ... (default: the best there is)")
     add("--precision", choices=["auto", *PRECISIONS], default="auto", help="ours at its best")
-    add(
-        "--loader-cpus", type=int, default=None,
-        help="pin the course (its loader workers too) and ours to N cores (default: 2 on GPUs, as on Colab; "
-        "all on CPUs; 0: all)",
-    )  # fmt: skip
+    for name, least, example, default, text in [
+        ("steps", 1, 12, 12, "timed rounds (each gives one paired ratio)"),
+        ("round-steps", 1, 10, None, "steps per side per round (default: 1 on CPUs, 10 on GPUs)"),
+        ("warmup", 0, 3, 1, "untimed steps of each first (the course's loader: more)"),
+        ("loader-cpus", 0, 2, None, "pin the course (its loaders too) and ours to N cores (GPUs: 2; 0: all)"),
+    ]:  # fmt: skip
+        number = whole_number(least, f"{least} or more, e.g. --{name} {example}")
+        add(f"--{name}", type=number, default=default, help=text)
     parser.add_argument("--peak-size", type=int, default=None, help="matrix side for the matmul peak")
     parser.add_argument("--compile", action="store_true", help="torch.compile our network")
     parser.add_argument("--lr", type=float, default=0.05, help=argparse.SUPPRESS)
     parser.add_argument("--course-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    check_resolution(parser, args)
     if args.course_worker:
         return course_worker(args)
+    args.tune_allocator = True  # a command line owns its process: our side reuses freed memory
     bench(args)
     return 0
 

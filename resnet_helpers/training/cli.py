@@ -9,6 +9,7 @@ reports, so a container runtime or a scheduler sees that it was asked to stop).
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 import tempfile
@@ -16,31 +17,42 @@ from pathlib import Path
 
 from ..measure import smallest_resolution
 from ..models import PRESETS
-from ..profiles import choose_device, choose_precision, get_profile
+from ..profiles import PROFILES, choose_device, choose_precision, get_profile
 from .checkpoints import CheckpointError
 from .device_data import tune_cpu_allocator
 from .interrupts import Terminated, TrainingInterrupted, sigterm_as_interrupt
-from .recipes import RECIPES, run_settings
+from .recipes import RECIPES, RUN_SIZES, check_whole_number, run_settings
 from .trainer import train_resnet
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "whole_number", "run_size", "preset_resolution", "check_resolution"]
 
 EXIT_SIGINT, EXIT_SIGTERM = 130, 143  # 128 + the signal's number, as a shell reports it
 
 
-def _whole_number(minimum: int, advice: str):
-    """An argparse `type=`: an int >= `minimum`, else an error that names the value and the fix."""
+def whole_number(minimum: int, advice: str):
+    """An argparse `type=`: an int >= `minimum`, else an error that names the value and the fix
+    (`recipes.check_whole_number`, the library's check; the benchmark's options use it too)."""
 
     def parse(text: str) -> int:
         try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number; {advice}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"{value} is too small; {advice}")
-        return value
+            return check_whole_number(text, minimum, advice)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
 
     return parse
+
+
+def run_size(name: str):
+    """The argparse `type=` of a run size (`recipes.RUN_SIZES`): `RunSettings`'s check, as `--name N`."""
+    minimum, advice = RUN_SIZES[name]
+    return whole_number(minimum, advice.format(f"--{name.replace('_', '-')} "))
+
+
+def preset_resolution():
+    """The argparse `type=` of `--resolution`: what the smallest preset needs (`check_resolution`
+    then checks the chosen preset)."""
+    smallest = min(smallest_resolution(config) for config in PRESETS.values())
+    return whole_number(smallest, f"the presets need {smallest} pixels or more (the course uses 96)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,26 +66,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="run sizes (default: RESNET_PROFILE, else full with a GPU, cpu without)",
     )  # fmt: skip
     parser.add_argument("--model", default="resnet18", choices=list(PRESETS), help="a preset")
-    parser.add_argument("--epochs", type=_whole_number(1, "use 1 or more, e.g. --epochs 10"))
+    parser.add_argument("--epochs", type=run_size("epochs"))
+    parser.add_argument("--batch-size", type=run_size("batch_size"))
     parser.add_argument(
-        "--batch-size",
-        type=_whole_number(2, "BatchNorm needs 2 or more images per batch, e.g. --batch-size 256"),
+        "--resolution", type=preset_resolution(), help="image side after resizing (course: 96)"
     )
-    smallest = min(smallest_resolution(config) for config in PRESETS.values())
+    parser.add_argument("--train-size", type=run_size("train_size"), help="train on the first N images only")
     parser.add_argument(
-        "--resolution",
-        type=_whole_number(smallest, f"the presets need {smallest} pixels or more (the course uses 96)"),
-        help="image side after resizing (course: 96)",
+        "--test-size", type=run_size("test_size"), help="test on the first N test images (10000: all)"
     )
-    parser.add_argument(
-        "--train-size",
-        type=_whole_number(2, "train on 2 images or more (BatchNorm needs 2 per batch); all: 60000"),
-        help="train on the first N images only",
-    )
-    parser.add_argument(
-        "--test-size", type=_whole_number(1, "test on 1 image or more; all: 10000"),
-        help="test on the first N test images (10000: all)",
-    )  # fmt: skip
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--compile", action="store_true", help="torch.compile the network (GPUs)")
     parser.add_argument("--checkpoint", help="file to save every epoch (and to resume from)")
@@ -88,7 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _check_resolution(parser, args) -> None:
+def check_resolution(parser, args) -> None:
+    """A parser error when `args.resolution` is too small for the preset `args.model`."""
     if args.resolution is None:
         return
     smallest = smallest_resolution(PRESETS[args.model])
@@ -146,9 +148,15 @@ def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)
-    _check_resolution(parser, args)
+    check_resolution(parser, args)
     _check_checkpoint(parser, args)
-    profile = get_profile(args.profile)
+    try:
+        profile = get_profile(args.profile)
+    except ValueError:  # --profile has choices: the bad name came from the environment
+        parser.error(
+            f"RESNET_PROFILE={os.environ.get('RESNET_PROFILE')!r} is not a run profile; choose one of "
+            f"{', '.join(PROFILES)} (or pass --profile)"
+        )
     settings = run_settings(profile).replace(
         epochs=args.epochs, batch_size=args.batch_size, resolution=args.resolution,
         train_size=args.train_size, test_size=args.test_size,

@@ -9,6 +9,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..measure import keep_modes
+
 __all__ = ["Evaluation", "evaluate", "tensor_batches"]
 
 
@@ -30,14 +32,13 @@ def evaluate(net: nn.Module, batches, autocast=None, keep_predictions: bool = Fa
     """Evaluate `net` in eval mode (BN uses its running statistics) over (X, y) `batches`.
 
     Sums stay on the device until the end (one synchronisation); `autocast` is an optional
-    context (mixed precision); the network's train/eval mode is restored afterwards.
+    context (mixed precision); every layer's train/eval mode is restored afterwards (`keep_modes`).
     """
-    was_training = net.training
-    net.eval()
     loss_sum = correct = None
     count = 0
     predictions = []
-    try:
+    with keep_modes(net):
+        net.eval()
         with autocast if autocast is not None else contextlib.nullcontext():
             for X, y in batches:
                 logits = net(X).float()
@@ -48,8 +49,6 @@ def evaluate(net: nn.Module, batches, autocast=None, keep_predictions: bool = Fa
                 count += len(y)
                 if keep_predictions:
                     predictions.append(logits.argmax(dim=1))
-    finally:
-        net.train(was_training)
     if count == 0:
         raise ValueError("evaluate() got no batches: there is nothing to evaluate.")
     return Evaluation(

@@ -16,6 +16,9 @@ __all__ = [
     "RECIPES",
     "get_recipe",
     "RunSettings",
+    "RUN_SIZES",
+    "check_whole_number",
+    "check_run_size",
     "run_settings",
     "improved_settings",
     "init_weights",
@@ -81,16 +84,52 @@ def get_recipe(recipe: Recipe | str) -> Recipe:
 
 # --------------------------------------------------------------------------- run sizes
 
+# The smallest value of each run size and the advice when it is smaller, written once: RunSettings
+# and DeviceData say `epochs=0`, the command line (cli.py) `--epochs 0`; "{}" is that spelling.
+RUN_SIZES = {
+    "epochs": (1, "use 1 or more, e.g. {}10"),
+    "batch_size": (2, "BatchNorm needs 2 or more images per batch, e.g. {}256"),
+    "resolution": (1, "the image side is 1 pixel or more (the course uses {}96)"),
+    "train_size": (2, "train on 2 images or more (BatchNorm needs 2 per batch); all: 60000"),
+    "test_size": (1, "test on 1 image or more; all: 10000"),
+}
+
+
+def check_whole_number(value, minimum: int, advice: str, label: str = "") -> int:
+    """`value` (an int, or its text) as an int >= `minimum`; else a ValueError naming it and the advice."""
+    if isinstance(value, str):
+        try:
+            value = int(value)
+        except ValueError:
+            pass
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{label}{value!r} is not a whole number; {advice}")
+    if value < minimum:
+        raise ValueError(f"{label}{value} is too small; {advice}")
+    return value
+
+
+def check_run_size(name: str, value) -> int:
+    """`value` for the run size `name` (a key of RUN_SIZES), or a ValueError: 'epochs=0 is too small; ...'."""
+    minimum, advice = RUN_SIZES[name]
+    return check_whole_number(value, minimum, advice.format(f"{name}="), label=f"{name}=")
+
 
 @dataclass(frozen=True)
 class RunSettings:
-    """Sizes of a run. `train_size`/`test_size` None: all 60,000 / 10,000 images."""
+    """Sizes of a run. `train_size`/`test_size` None: all 60,000 / 10,000 images. Each size is
+    checked when the settings are made (`check_run_size`), as the command line checks its options."""
 
     epochs: int = 10
     batch_size: int = 256
     resolution: int = 96
     train_size: int | None = None
     test_size: int | None = None
+
+    def __post_init__(self):
+        for name in RUN_SIZES:
+            if getattr(self, name) is not None or name not in ("train_size", "test_size"):
+                check_run_size(name, getattr(self, name))
 
     def replace(self, **changes) -> RunSettings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})

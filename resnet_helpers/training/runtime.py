@@ -1,6 +1,7 @@
 """Process-wide settings a run may want, each one explicit: cuDNN's autotuner for the duration of a
-run (`cudnn_benchmark`), and the process's resident memory for a report (`memory_note`). The CPU
-allocator setting is `device_data.tune_cpu_allocator()`; the caller decides to call it."""
+run (`cudnn_benchmark`), the global RNG seeded for a run and given back after (`seeded`), and the
+process's resident memory for a report (`memory_note`). The CPU allocator setting is
+`device_data.tune_cpu_allocator()`; the caller decides to call it."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import sys
 
 import torch
 
-__all__ = ["cudnn_benchmark", "resident_memory_mib", "memory_note"]
+__all__ = ["cudnn_benchmark", "seeded", "resident_memory_mib", "memory_note"]
 
 
 @contextlib.contextmanager
@@ -25,6 +26,22 @@ def cudnn_benchmark(enabled: bool = True):
         yield
     finally:
         torch.backends.cudnn.benchmark = previous
+
+
+@contextlib.contextmanager
+def seeded(seed: int, device: torch.device | str = "cpu"):
+    """Run the block with the global RNG seeded with `seed`, on a fork of it (`torch.random.fork_rng`):
+    after the block the caller's random stream goes on as if the block had not run.
+
+    The CPU's generator is seeded and forked; for a CUDA `device` every CUDA generator too (as
+    `torch.manual_seed` seeds them all). Other devices' generators are left alone."""
+    cuda = list(range(torch.cuda.device_count())) if torch.device(device).type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda):
+        if cuda:
+            torch.manual_seed(seed)  # the CPU's and every CUDA generator: all forked
+        else:
+            torch.random.default_generator.manual_seed(seed)
+        yield
 
 
 def resident_memory_mib() -> tuple[float, float]:

@@ -14,6 +14,7 @@ autotuner is on only while `fit()` runs (`cudnn_benchmark=True`, the default, CU
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -22,9 +23,9 @@ import torch
 from torch import nn
 
 from ..measure import count_flops
-from ..models import ResNetConfig, build_resnet, model_name
+from ..models import ResNetConfig, build_resnet, is_plain, model_name
 from ..profiles import Precision, choose_precision
-from .checkpoints import CHECKPOINT_FORMAT, check_same_run, load_checkpoint, save_checkpoint
+from .checkpoints import CHECKPOINT_FORMAT, CheckpointError, check_same_run, load_checkpoint, save_checkpoint
 from .device_data import DeviceData, autocast, make_grad_scaler, tune_cpu_allocator
 from .evaluate import evaluate
 from .interrupts import Terminated, TrainingInterrupted
@@ -38,7 +39,7 @@ from .recipes import (
     run_settings,
 )
 from .results import TrainResult, empty_history, run_wall_time
-from .runtime import cudnn_benchmark, memory_note
+from .runtime import cudnn_benchmark, memory_note, seeded
 
 __all__ = ["Trainer", "TrainResult", "train_resnet", "predict"]
 
@@ -184,12 +185,17 @@ class Trainer:
         }
 
     def config(self) -> dict:
-        """What must match for a resume to continue the same run (plain types only)."""
+        """What must match for a resume to continue the same run (plain types only). The network:
+        its config, whether it is a plain twin (no shortcuts), and a fingerprint of its weights'
+        names and shapes (a plain twin has the config of its residual twin)."""
         model_config = getattr(self.net, "config", None)
+        shapes = ";".join(f"{k}:{tuple(v.shape)}" for k, v in self.net.state_dict().items())
         return {
             "model": model_config.to_dict()
             if isinstance(model_config, ResNetConfig)
             else type(self.net).__name__,
+            "plain": is_plain(self.net),
+            "weights": hashlib.sha1(shapes.encode()).hexdigest()[:12],
             "recipe": asdict(self.recipe),
             "settings": asdict(self.settings),
             "train_size": self.data.num_train,
@@ -199,11 +205,23 @@ class Trainer:
         }
 
     def load_state_dict(self, state: dict) -> None:
-        check_same_run(self.config(), state["config"], self.checkpoint)
+        mine = self.config()
+        for key in ("plain", "weights"):  # not in checkpoints written before they were saved
+            if key not in state["config"]:
+                del mine[key]
+        check_same_run(mine, state["config"], self.checkpoint)
         # Weights and optimiser state are copied into the trainer's tensors, on its device (the
         # optimiser casts its state to each parameter's device); the RNG states stay CPU tensors.
-        self.net.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        try:
+            self.net.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+        except (RuntimeError, ValueError, KeyError) as e:
+            why = " ".join(str(e).split())  # load_state_dict's message runs over many lines
+            raise CheckpointError(
+                f"the weights in {self.checkpoint} do not fit this network ({why[:300]}). A resumed "
+                "run must train the network that wrote the checkpoint: resume with that network, or "
+                "give another checkpoint path to start a new run."
+            ) from e
         if self.scheduler is not None:
             self.scheduler.load_state_dict(state["scheduler"])
         self.scaler.load_state_dict(state["scaler"])
@@ -350,7 +368,8 @@ def train_resnet(
     """Train `model` (a preset name, a ResNetConfig or a module) and return the result.
 
     A preset name or a config is built and initialised by the recipe (course: Xavier, like
-    train_ch6; improved: PyTorch's default, residual branches zeroed), from `seed`. A module is
+    train_ch6; improved: PyTorch's default, residual branches zeroed), from `seed`, on a fork of the
+    global RNG: the caller's random stream is the same after the call as before. A module is
     trained as given: its weights are not touched (a log line says so); call
     `init_weights(net, get_recipe(recipe))` first to give it the recipe's initialisation.
     Sizes come from `settings` (default: `run_settings()` of the current profile), each
@@ -365,21 +384,22 @@ def train_resnet(
     recipe = get_recipe(recipe)
     if data is None:
         data = DeviceData(device, settings.train_size, settings.test_size)
-    torch.manual_seed(seed)
-    if isinstance(model, nn.Module):
-        net = model
-        notes = [f"the given {type(net).__name__} is trained as it is: its weights were not re-initialised"]
-        log(f"{notes[0]} (init_weights(net, recipe) gives it the {recipe.name} recipe's init)")
-    else:
-        net = build_resnet(model)
-        notes = init_weights(net, recipe)
-    trainer = Trainer(
-        net, data, recipe, settings, precision=precision, seed=seed, checkpoint=checkpoint,
-        progress=progress, live_plot=live_plot, log=log, compile=compile,
-        tune_allocator=tune_allocator, report_memory=report_memory,
-    )  # fmt: skip
-    trainer.notes += notes
-    result = trainer.fit(resume=resume)
+    with seeded(seed, data.device):  # the caller's random stream is given back as it was
+        if isinstance(model, nn.Module):
+            net = model
+            name = type(net).__name__
+            notes = [f"the given {name} is trained as it is: its weights were not re-initialised"]
+            log(f"{notes[0]} (init_weights(net, recipe) gives it the {recipe.name} recipe's init)")
+        else:
+            net = build_resnet(model)
+            notes = init_weights(net, recipe)
+        trainer = Trainer(
+            net, data, recipe, settings, precision=precision, seed=seed, checkpoint=checkpoint,
+            progress=progress, live_plot=live_plot, log=log, compile=compile,
+            tune_allocator=tune_allocator, report_memory=report_memory,
+        )  # fmt: skip
+        trainer.notes += notes
+        result = trainer.fit(resume=resume)
     if isinstance(getattr(net, "config", None), ResNetConfig):
         with torch.device("meta"):
             meta = build_resnet(net.config)
