@@ -15,6 +15,7 @@ from resnet_helpers.lessons.architecture import (
 )
 from resnet_helpers.lessons.family import (
     classic_cnns,
+    family_frame,
     parameter_differences,
     resnet_family,
     top1_errors,
@@ -345,6 +346,9 @@ def test_paper_errors_and_torchvision_metadata():
     assert rows["ResNet-18"]["torchvision weights top-1 error % (1 crop)"] is None
     assert rows["ResNet-18 (option B)"]["torchvision weights top-1 error % (1 crop)"] == pytest.approx(30.242)
     assert rows["ResNet-18 (option B)"]["paper top-1 error % (10 crops)"] is None
+    frame = family_frame(top1_errors())  # one number of decimals per column, as read
+    assert frame.loc["ResNet-50", "torchvision weights top-1 error % (1 crop)"] == "23.870"
+    assert frame.loc["ResNet-50", "paper top-1 error % (10 crops)"] == "22.85"
 
 
 def test_classic_cnns():

@@ -174,6 +174,8 @@ def family_frame(rows: list[dict]):
             return f"{value / 1e9:.2f}"
         if isinstance(value, int) and not isinstance(value, bool):
             return f"{value:,}"
+        if isinstance(value, float):  # errors in %: the paper gives 2 decimals, torchvision's metadata 3
+            return f"{value:.3f}" if "torchvision" in column else f"{value:.2f}"
         return value
 
     frame = pd.DataFrame([{k.replace("flops", "GFLOPs"): cell(k, v) for k, v in r.items()} for r in rows])
