@@ -48,14 +48,10 @@ def make_stage(block, input_channels, num_channels, num_blocks, strides=1, short
         block = BLOCKS[block]
     if isinstance(num_blocks, bool) or not isinstance(num_blocks, int) or num_blocks < 1:
         raise ValueError(f"num_blocks (residual blocks per stage) must be >= 1, got {num_blocks!r}.")
-    if shortcut not in SHORTCUTS:
-        raise ValueError(f"shortcut must be one of {list(SHORTCUTS)}, got {shortcut!r}.")
     out_channels = num_channels * block.expansion
-    reshapes = strides != 1 or input_channels != out_channels
-    if shortcut == "zero_pad":
-        blocks = [block(input_channels, num_channels, strides=strides, shortcut="zero_pad")]
-    else:
-        blocks = [block(input_channels, num_channels, use_1x1conv=reshapes, strides=strides)]
+    projection = shortcut == "projection" and (strides != 1 or input_channels != out_channels)
+    # the block checks `shortcut`, and with "zero_pad" pads where the shape changes
+    blocks = [block(input_channels, num_channels, use_1x1conv=projection, strides=strides, shortcut=shortcut)]
     blocks += [block(out_channels, num_channels) for _ in range(num_blocks - 1)]
     return blocks
 

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from ..data import load_fashion_mnist
 from ..profiles import Precision, choose_device
-from .recipes import check_run_size
+from .recipes import check_run_sizes
 
 __all__ = [
     "DeviceData",
@@ -44,9 +44,7 @@ class DeviceData:
         test_size: int | None = None,
         data=None,
     ):
-        for name, size in [("train_size", train_size), ("test_size", test_size)]:
-            if size is not None:
-                check_run_size(name, size)
+        check_run_sizes(train_size=train_size, test_size=test_size)
         self.device = torch.device(device) if device is not None else choose_device()
         data = data if data is not None else load_fashion_mnist()
         n_train = len(data.train_labels) if train_size is None else min(train_size, len(data.train_labels))

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 
 import torch
 from torch import nn
@@ -19,6 +19,7 @@ __all__ = [
     "RUN_SIZES",
     "check_whole_number",
     "check_run_size",
+    "check_run_sizes",
     "run_settings",
     "improved_settings",
     "init_weights",
@@ -115,6 +116,13 @@ def check_run_size(name: str, value) -> int:
     return check_whole_number(value, minimum, advice.format(f"{name}="), label=f"{name}=")
 
 
+def check_run_sizes(**sizes) -> None:
+    """`check_run_size` for each size given; train_size and test_size may be None (all the images)."""
+    for name, value in sizes.items():
+        if value is not None or name not in ("train_size", "test_size"):
+            check_run_size(name, value)
+
+
 @dataclass(frozen=True)
 class RunSettings:
     """Sizes of a run. `train_size`/`test_size` None: all 60,000 / 10,000 images. Each size is
@@ -127,9 +135,7 @@ class RunSettings:
     test_size: int | None = None
 
     def __post_init__(self):
-        for name in RUN_SIZES:
-            if getattr(self, name) is not None or name not in ("train_size", "test_size"):
-                check_run_size(name, getattr(self, name))
+        check_run_sizes(**asdict(self))
 
     def replace(self, **changes) -> RunSettings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
