@@ -6,10 +6,9 @@ Places tried, in order (the first that holds all four files wins):
    d2l's `../data` (seen from the working directory, as `d2l.load_data_fashion_mnist` uses);
 3. Debian's package `dataset-fashion-mnist`: /usr/share/datasets/fashion-mnist/
    (`DEBIAN_DIR`; the environment variable RESNET_DEBIAN_DIR replaces it, for tests);
-4. only from the command line (`python -m resnet_helpers.data`, `prepare()`, which `make data`
-   runs): where Debian's apt-get is usable (as root, or through passwordless sudo),
-   `apt-get install -y dataset-fashion-mnist`, after an `apt-get update` if apt does not know
-   the package yet;
+4. only from the command line (`python -m resnet_helpers.data`, `make data`): where apt-get is
+   usable (as root, or through passwordless sudo), `apt-get install -y dataset-fashion-mnist`,
+   after an `apt-get update` if apt does not know the package yet;
 5. a download by torchvision into the data root.
 When all fail, a DataError names every place tried and the fixes; the command line prints it
 as one message and exits with status 1, without a traceback.
@@ -162,11 +161,7 @@ def _read_verified(path: Path, name: str) -> bytes:
         "or let torchvision download it), then run `python -m resnet_helpers.data` again."
     )
     try:
-        if path.suffix == ".gz":
-            with gzip.open(path, "rb") as f:
-                content = f.read()
-        else:
-            content = path.read_bytes()
+        content = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
     except (OSError, EOFError, zlib.error) as e:
         raise DataError(f"Fashion-MNIST file {path} is corrupt or truncated ({e}). {remedy}") from e
     digest = hashlib.md5(content).hexdigest()
@@ -297,12 +292,8 @@ def find_fashion_mnist(download: bool = True, apt_get: bool = False) -> Path:
             tried.append(f"download by torchvision into {root}: {type(e).__name__}: {_one_line(e)}")
     else:
         tried.append("download: not tried (download=False)")
-    raise DataError(
-        "Fashion-MNIST not found. Tried, in order:\n  "
-        + "\n  ".join(tried)
-        + "\n"
-        + (CLI_FIXES if apt_get else FIXES)
-    )
+    fixes = CLI_FIXES if apt_get else FIXES
+    raise DataError("Fashion-MNIST not found. Tried, in order:\n  " + "\n  ".join(tried) + f"\n{fixes}")
 
 
 def _parse_idx(content: bytes, name: str) -> torch.Tensor:
@@ -330,13 +321,8 @@ def load_fashion_mnist(folder: str | Path | None = None, download: bool = True) 
             if path is None:
                 raise DataError(f"{folder} lacks {name}.gz. " + FIXES)
             tensors[name] = _parse_idx(_read_verified(path, name), name)
-        _CACHE[key] = FashionMNIST(
-            train_images=tensors["train-images-idx3-ubyte"],
-            train_labels=tensors["train-labels-idx1-ubyte"],
-            test_images=tensors["t10k-images-idx3-ubyte"],
-            test_labels=tensors["t10k-labels-idx1-ubyte"],
-            source=folder,
-        )
+        # FILES lists train images, train labels, test images, test labels: the fields' order
+        _CACHE[key] = FashionMNIST(*tensors.values(), source=folder)
     return _CACHE[key]
 
 

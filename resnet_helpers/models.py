@@ -169,17 +169,11 @@ def preset_name(config: ResNetConfig) -> str | None:
     zero-padding shortcuts 'ResNet-34 (option A)'; ResNeXt blocks on ResNet-50's plan 'ResNeXt-50 (32x4d)'."""
     resnext = config.block == "resnext"
     block = "bottleneck" if resnext else config.block
+    plan = (config.blocks, config.channels, block, config.stem, config.stem_channels)
     for name, p in PRESETS.items():
-        if (p.blocks, p.channels, p.block, p.stem, p.stem_channels) == (
-            config.blocks,
-            config.channels,
-            block,
-            config.stem,
-            config.stem_channels,
-        ):
-            title = (
-                model_name(name).replace("ResNet", "ResNeXt") + " (32x4d)" if resnext else model_name(name)
-            )
+        if (p.blocks, p.channels, p.block, p.stem, p.stem_channels) == plan:
+            title = model_name(name)
+            title = title.replace("ResNet", "ResNeXt") + " (32x4d)" if resnext else title
             return title + (" (option A)" if config.shortcut == "zero_pad" else "")
     return None
 
@@ -232,9 +226,7 @@ class ResNet(nn.Sequential):
         layers["pool"] = nn.AdaptiveAvgPool2d((1, 1))
         layers["flatten"] = nn.Flatten()
         layers["fc"] = nn.Linear(channels_in, c.num_classes)
-        super().__init__()
-        for name, module in layers.items():
-            self.add_module(name, module)
+        super().__init__(OrderedDict(layers))
         self.config = config
 
     def __getitem__(self, idx):
@@ -294,13 +286,9 @@ def build_resnet(name_or_config="resnet18", in_channels=None, num_classes=None, 
         raise TypeError(
             f"build_resnet takes a preset name or a ResNetConfig, got {type(name_or_config).__name__}."
         )
-    if in_channels is not None:
-        changes["in_channels"] = in_channels
-    if num_classes is not None:
-        changes["num_classes"] = num_classes
-    if changes:
-        config = config.replace(**changes)
-    return ResNet(config)
+    given = {"in_channels": in_channels, "num_classes": num_classes}
+    changes.update({name: value for name, value in given.items() if value is not None})
+    return ResNet(config.replace(**changes))
 
 
 # --- Plain twins and networks of a given depth (He et al. 2015, section 4.2) ---------------
@@ -339,11 +327,10 @@ def depth_config(
     A compact 3x3 stem, stages of widths `width`, `2 * width`, `4 * width` and the same number
     of blocks n = (depth - 2) / 6 for basic and pre-activation blocks, (depth - 2) / 9 for
     bottlenecks, then global average pooling and a linear layer. The paper's CIFAR networks
-    (widths 16/32/64) use parameter-free identity shortcuts with zero padding where the shape
-    changes (option A); these use the course's 1x1 projection there (two projections per network
-    of basic or pre-activation blocks; three with bottleneck or ResNeXt blocks, whose first block
-    also widens the stem's `width` channels 4x), unless you ask for option A:
-    `depth_config(...).replace(shortcut="zero_pad")`.
+    (widths 16/32/64) use zero-padded identity shortcuts where the shape changes (option A);
+    these use the course's 1x1 projections there (two per network; three with bottleneck or
+    ResNeXt blocks, whose first block widens the stem's `width` channels 4x) unless you ask for
+    option A: `depth_config(...).replace(shortcut="zero_pad")`.
     """
     if block not in BLOCKS:
         raise ValueError(f"block must be one of {sorted(BLOCKS)}, got {block!r}.")

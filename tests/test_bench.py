@@ -9,7 +9,8 @@ import torch
 
 from resnet_helpers.training import bench as bench_module
 from resnet_helpers.training import bench_report as report
-from resnet_helpers.training.bench import _d2l_workdir, main, matmul_peak, model_train_flops, pin
+from resnet_helpers.training.bench import main, matmul_peak, model_train_flops
+from resnet_helpers.training.bench_course import _d2l_workdir, pin
 
 
 def steps(*seconds, images=256):

@@ -216,3 +216,49 @@ def test_resnext_advice_can_be_followed(bot_mul):
     multiple = int(re.search(r"a multiple of (\d+)", str(error.value)).group(1))
     assert multiple % ResNeXt.expansion == 0
     ResNeXt(multiple, multiple // ResNeXt.expansion, bot_mul=bot_mul)  # builds
+
+
+# --- small cases computed by hand ---------------------------------------------------------------
+# On a 1x1 input a padded 3x3 convolution uses only its centre tap, so with constant weights every
+# layer is a sum a student can do on paper. Batch norm in eval mode with its initial statistics
+# (mean 0, variance 1, scale 1, shift 0) divides by sqrt(1 + eps) ~ 1.000005: the expected values
+# below are the paper sums, to within 1e-4.
+
+
+def _constant_convs_(blk, values):
+    """Every conv named in `values` gets weights w and bias b: values = {name: (w, b)}."""
+    with torch.no_grad():
+        for name, (w, b) in values.items():
+            conv = getattr(blk, name)
+            conv.weight.fill_(w)
+            conv.bias.fill_(b)
+    return blk.eval()
+
+
+def test_bottleneck_by_hand():
+    convs = {"conv1": (0.5, 0.1), "conv2": (2.0, -0.2), "conv3": (-1.0, 0.3)}
+    blk = _constant_convs_(Bottleneck(4, 1), convs)
+    x = torch.tensor([1.0, -2.0, 3.0, 0.5]).reshape(1, 4, 1, 1)
+    # conv1 (1x1, 4 -> 1): 0.5 * (1 - 2 + 3 + 0.5) + 0.1 = 1.35; BN, ReLU: 1.35
+    # conv2 (3x3 centre, 1 -> 1): 2 * 1.35 - 0.2 = 2.5; BN, ReLU: 2.5
+    # conv3 (1x1, 1 -> 4): -1 * 2.5 + 0.3 = -2.2 in every channel; BN: -2.2
+    # + x, then ReLU: relu([1 - 2.2, -2 - 2.2, 3 - 2.2, 0.5 - 2.2]) = [0, 0, 0.8, 0]
+    expected = torch.tensor([0.0, 0.0, 0.8, 0.0]).reshape(1, 4, 1, 1)
+    torch.testing.assert_close(blk(x), expected, atol=1e-4, rtol=0)
+
+
+def test_preact_residual_by_hand():
+    blk = _constant_convs_(PreActResidual(2, 2), {"conv1": (0.5, 0.1), "conv2": (1.0, -0.5)})
+    x = torch.tensor([1.0, -3.0]).reshape(1, 2, 1, 1)
+    # BN, ReLU: [1, 0]; conv1 (3x3 centre, 2 -> 2): 0.5 * (1 + 0) + 0.1 = 0.6 each; BN, ReLU: 0.6
+    # conv2: 1 * (0.6 + 0.6) - 0.5 = 0.7 each; + x, no ReLU after the addition: [1.7, -2.3]
+    torch.testing.assert_close(blk(x), torch.tensor([1.7, -2.3]).reshape(1, 2, 1, 1), atol=1e-4, rtol=0)
+
+
+def test_preact_projection_takes_the_preactivated_input_by_hand():
+    blk = PreActResidual(2, 4, use_1x1conv=True)
+    blk = _constant_convs_(blk, {"conv1": (0.5, 0.1), "conv2": (1.0, -0.5), "shortcut_conv": (1.0, 0.0)})
+    x = torch.tensor([1.0, -3.0]).reshape(1, 2, 1, 1)
+    # pre = relu(bn1(x)) = [1, 0]; branch: 0.5 * 1 + 0.1 = 0.6 (x 4 channels), then 1 * 4 * 0.6 - 0.5
+    # = 1.9; projection of pre: 1 + 0 = 1 (of the raw x it would be 1 - 3 = -2): 1.9 + 1 = 2.9
+    torch.testing.assert_close(blk(x), torch.full((1, 4, 1, 1), 2.9), atol=1e-4, rtol=0)

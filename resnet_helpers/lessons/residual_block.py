@@ -60,11 +60,6 @@ def _diagram_label(module: nn.Module) -> str:
     return {"BatchNorm2d": "batch norm", "ReLU": "ReLU"}.get(type(module).__name__, type(module).__name__)
 
 
-def _check_block_type(block: str) -> None:
-    if block not in BLOCKS:
-        raise ValueError(f"block type must be one of {list(BLOCKS)}, got {block!r}.")
-
-
 def _num_channels(block: str, output_channels: int) -> int:
     """The block's `num_channels` argument that gives `output_channels` output channels."""
     expansion = BLOCKS[block].expansion
@@ -127,7 +122,8 @@ def explore_block(
     if shortcut != "projection":
         result["shortcut"] = shortcut
     try:
-        _check_block_type(block)
+        if block not in BLOCKS:
+            raise ValueError(f"block type must be one of {list(BLOCKS)}, got {block!r}.")
         for name in ("input_channels", "output_channels", "strides", "size", "batch_size"):
             _check_positive_int(name, result[name])
         if shortcut not in SHORTCUTS:
@@ -209,16 +205,8 @@ def compare_blocks(input_channels=256, output_channels=256, size=56, strides=1, 
     rows = []
     for block in BLOCKS:
         r = explore_block(block, input_channels, output_channels, strides, use_1x1conv, size)
-        rows.append(
-            {
-                "block": block,
-                "class": r.get("class"),
-                "output shape": r.get("output shape"),
-                "params": r.get("params"),
-                "flops": r.get("flops"),
-                "error": r["error"],
-            }
-        )
+        measured = {key: r.get(key) for key in ("class", "output shape", "params", "flops")}
+        rows.append({"block": block, **measured, "error": r["error"]})
     return rows
 
 

@@ -11,7 +11,7 @@ from torch.nn import functional as F
 
 from ..measure import keep_modes
 
-__all__ = ["Evaluation", "evaluate", "tensor_batches"]
+__all__ = ["Evaluation", "evaluate", "tensor_batches", "predict"]
 
 
 @dataclass
@@ -57,3 +57,9 @@ def evaluate(net: nn.Module, batches, autocast=None, keep_predictions: bool = Fa
         count=count,
         predictions=torch.cat(predictions).cpu() if keep_predictions else None,
     )
+
+
+def predict(net: nn.Module, data, resolution: int, batch_size: int = 512):
+    """(predicted labels, true labels) of `data`'s test images (a `DeviceData`), on the CPU."""
+    result = evaluate(net, data.test_batches(batch_size, resolution), keep_predictions=True)
+    return result.predictions, data.test_labels.cpu()

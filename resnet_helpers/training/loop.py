@@ -151,4 +151,6 @@ def evaluate_loss(net: nn.Module, X: torch.Tensor, y: torch.Tensor, batch_size: 
 def accuracy(net: nn.Module, X: torch.Tensor, y: torch.Tensor, batch_size: int = 512) -> float:
     """Fraction of X that `net` (in eval mode) classifies correctly."""
     return evaluate(net, tensor_batches(X, y, batch_size)).accuracy
+
+
 test_tensors.__test__ = False  # not a pytest test, though its name starts with "test"

@@ -19,9 +19,19 @@ from __future__ import annotations
 
 import html
 
-__all__ = ["progress_bar", "final_bar_html"]
+__all__ = ["progress_bar", "final_bar_html", "in_notebook"]
 
 _COLORS = {"success": "#5cb85c", "danger": "#d9534f", "": "#2196f3"}
+
+
+def in_notebook() -> bool:
+    """True in a Jupyter kernel (JupyterLab, Colab, nbconvert), where bars and plots are widgets."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
 
 
 def final_bar_html(fraction: float, left: str, right: str, style: str = "success") -> str:

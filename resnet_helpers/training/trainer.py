@@ -29,6 +29,7 @@ from .checkpoints import CHECKPOINT_FORMAT, CheckpointError, check_same_run, loa
 from .device_data import DeviceData, autocast, make_grad_scaler, tune_cpu_allocator
 from .evaluate import evaluate
 from .interrupts import Terminated, TrainingInterrupted
+from .progress import in_notebook, progress_bar
 from .recipes import (
     Recipe,
     RunSettings,
@@ -41,16 +42,7 @@ from .recipes import (
 from .results import TrainResult, empty_history, run_wall_time
 from .runtime import cudnn_benchmark, memory_note, seeded
 
-__all__ = ["Trainer", "TrainResult", "train_resnet", "predict"]
-
-
-def _in_notebook() -> bool:
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    shell = get_ipython()
-    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
+__all__ = ["Trainer", "TrainResult", "train_resnet"]
 
 
 class Trainer:
@@ -87,7 +79,7 @@ class Trainer:
         self.precision = precision or choose_precision(self.device)
         self.seed = seed
         self.checkpoint = Path(checkpoint) if checkpoint else None
-        notebook = _in_notebook()
+        notebook = in_notebook()
         self.progress = notebook if progress is None else progress
         self.live_plot = notebook if live_plot is None else live_plot
         self.log = log or (lambda *a, **k: None)
@@ -267,8 +259,6 @@ class Trainer:
                 self.log(f"no checkpoint at {self.checkpoint} yet: starting from epoch 1")
         bar = plot = None
         if self.progress and self.epoch < s.epochs:
-            from .progress import progress_bar
-
             bar = progress_bar(
                 s.epochs * self.steps_per_epoch,
                 desc=f"{self.recipe.name} recipe",
@@ -407,9 +397,3 @@ def train_resnet(
             meta, (1, net.config.in_channels, settings.resolution, settings.resolution)
         )
     return result
-
-
-def predict(net: nn.Module, data: DeviceData, resolution: int, batch_size: int = 512):
-    """(predicted labels, true labels) of the test images, on the CPU."""
-    result = evaluate(net, data.test_batches(batch_size, resolution), keep_predictions=True)
-    return result.predictions, data.test_labels.cpu()
