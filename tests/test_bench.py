@@ -89,6 +89,16 @@ def test_report_gives_both_ratios_last_the_total():
     assert "without the data loading" in text and "170.7 images/s without" in text
 
 
+def test_the_printed_report_folds_long_lines_at_spaces_but_keeps_the_last_whole():
+    for best in ("bf16", "fp32"):
+        lines, _ = fake_report(best=best)
+        printed = report.folded(lines).splitlines()
+        assert any(len(line) > 100 for line in lines[:-1])  # there is something to fold
+        assert all(len(line) <= 100 for line in printed[:-1])
+        assert printed[-1] == lines[-1] and printed[-1].startswith("speedup: ")
+        assert " ".join(printed).split() == " ".join(lines).split()  # the same words, none broken
+
+
 def test_report_in_fp32_says_the_two_ratios_are_one():
     lines, result = fake_report(best="fp32", waited_at=3)
     assert lines[-1].startswith("speedup: 1.20 (1.10-1.30") and "the same measurement" in lines[-1]
@@ -163,6 +173,17 @@ def test_pin_takes_the_first_cores_of_a_child():
         child.wait()
 
 
+def unfolded(printed: str) -> list[str]:
+    """The report's lines as built: each folded continuation (indented 4) joined to its line."""
+    lines = []
+    for line in printed.splitlines():
+        if line.startswith("    ") and lines:
+            lines[-1] += " " + line.strip()
+        else:
+            lines.append(line)
+    return lines
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_bench_reduced_mode(capsys, precision):
@@ -170,7 +191,7 @@ def test_bench_reduced_mode(capsys, precision):
     args = ["--batch-size", "8", "--resolution", "32", "--steps", "2", "--warmup", "1", "--peak-size", "128",
             "--device", "cpu", "--precision", precision, "--loader-cpus", "1"]  # fmt: skip
     assert main(args) == 0
-    out = capsys.readouterr().out.strip().splitlines()
+    out = unfolded(capsys.readouterr().out.strip())
     text = "\n".join(out)
     first = sorted(os.sched_getaffinity(0))[0]
     assert f"course loader: d2l, 4 workers on CPUs [{first}]" in text  # the workers were pinned

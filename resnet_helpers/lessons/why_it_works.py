@@ -283,7 +283,7 @@ def line_style(label: str, labels) -> dict:
 
 def lesion_figure(singles: dict, randoms: dict, downsampling=(), chance: float = 0.1):
     """Left: accuracy after deleting each single block ({label: `single_deletions`}), the blocks
-    named in `downsampling` circled; right: after deleting k random blocks ({label:
+    named in `downsampling` circled in their network's colour; right: after deleting k random blocks ({label:
     `random_deletions`}: mean and the draws)."""
     import matplotlib.pyplot as plt
 
@@ -294,8 +294,9 @@ def lesion_figure(singles: dict, randoms: dict, downsampling=(), chance: float =
         style = line_style(label, singles)
         left.plot(xs, [100 * acc[names[i - 1]] for i in xs], marker="o", ms=4, label=label, **style)
         down = [i for i in xs if names[i - 1] in downsampling]
-        left.scatter(down, [100 * acc[names[i - 1]] for i in down], s=120, facecolors="none", edgecolors="k")
-    left.scatter([], [], s=120, facecolors="none", edgecolors="k", label="downsampling block")
+        circled = [100 * acc[names[i - 1]] for i in down]  # in the line's colour: whose block it is
+        left.scatter(down, circled, s=120, facecolors="none", edgecolors=style["color"], linewidths=1.5)
+    left.scatter([], [], s=120, facecolors="none", edgecolors="gray", label="downsampling block (circled)")
     left.set(
         title="delete one block", xlabel="deleted block (1 = next to the input)", ylabel="test accuracy (%)"
     )

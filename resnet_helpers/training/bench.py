@@ -148,13 +148,13 @@ def bench(args) -> dict:
     if loader_cpus:
         torch.set_num_threads(min(old_threads, loader_cpus))
     sides = ["course", "ours fp32"] + ([f"ours {best.name}"] if best.name != "fp32" else [])
-    print(
+    header = (
         f"benchmark: {args.model}, {args.resolution}x{args.resolution} images, batch {args.batch_size}, "
         f"{args.steps} rounds of {round_steps} step(s) per side ({', '.join(sides)}; rotating order) "
         f"after warm-up; device {device}; CPUs for the loaders and our process: "
-        + (f"{len(cpus)} of {os.cpu_count()} ({cpus})" if loader_cpus else f"all {os.cpu_count()}"),
-        flush=True,
+        + (f"{len(cpus)} of {os.cpu_count()} ({cpus})" if loader_cpus else f"all {os.cpu_count()}")
     )
+    print(report.fold(header), flush=True)
     try:
         arith = fp32_arith(device)
         native_bf16 = device.type == "cuda" or cpu_supports_bf16()
@@ -192,7 +192,7 @@ def bench(args) -> dict:
     lines, result = report.build_report(device.type, best.name, arith, peaks, flops, warm, runs, native_bf16)
     took = f"benchmark took {time.perf_counter() - started:.0f} s; load average {os.getloadavg()[0]:.2f}"
     lines.insert(-2, took)
-    print("\n".join(lines), flush=True)
+    print(report.folded(lines), flush=True)
     return result
 
 

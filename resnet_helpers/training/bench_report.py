@@ -9,6 +9,7 @@ gives the median of those ratios with their range.
 from __future__ import annotations
 
 import statistics
+import textwrap
 from dataclasses import dataclass
 
 __all__ = [
@@ -22,6 +23,8 @@ __all__ = [
     "speedup_lines",
     "interpretation",
     "build_report",
+    "fold",
+    "folded",
 ]
 
 
@@ -183,3 +186,16 @@ def build_report(device, best, arith, peaks, flops, warm, runs, native_bf16=True
     result["interpretation"] = interpretation(pipeline, total, best, c_util, result["ours_mfu"])
     lines += speedup_lines(pipeline, total, arith, best)
     return lines, result
+
+
+def fold(line: str, width: int = 100) -> str:
+    """`line` folded at spaces into lines of at most `width`, continuations indented, so that no
+    page or terminal breaks a word in two."""
+    keep_words = {"break_long_words": False, "break_on_hyphens": False}
+    return textwrap.fill(line, width, subsequent_indent="    ", **keep_words)
+
+
+def folded(lines: list[str], width: int = 100) -> str:
+    """The report as printed: every line folded (`fold`) but the last, which stays whole (it
+    starts with `speedup:`, for scripts that read it)."""
+    return "\n".join([*(fold(line, width) for line in lines[:-1]), *lines[-1:]])

@@ -19,7 +19,9 @@ def plot_history(history: dict, epochs: int | None = None, ax=None, title: str |
     ax.cla()
     ax.plot(history["epoch"], history["train_loss"], "-", label="train loss")
     ax.plot(history["epoch"], history["train_acc"], "m--", label="train acc")
-    ax.plot(history["test_epoch"], history["test_acc"], "g-.", marker="o", markersize=3, label="test acc")
+    # clip_on=False: the last epoch's marker sits on the frame's right edge; draw all of it
+    test = {"marker": "o", "ms": 3, "label": "test acc", "clip_on": False}
+    ax.plot(history["test_epoch"], history["test_acc"], "g-.", **test)
     last = epochs or (history["test_epoch"][-1] if history["test_epoch"] else 1)
     ax.set_xlim(0, last)
     ax.set_xlabel("epoch")
