@@ -142,7 +142,7 @@ def bench(args) -> dict:
     args.loader_cpus = loader_cpus
     round_steps = args.round_steps or (1 if device.type == "cpu" else 10)
     print(environment_report(), flush=True)
-    old_affinity = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    old_affinity = pin(None)  # the cores this process may use now, given back at the end
     old_threads = torch.get_num_threads()
     cpus = pin(loader_cpus)
     if loader_cpus:
