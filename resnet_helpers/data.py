@@ -8,10 +8,13 @@ Places tried, in order (the first that holds all four files wins):
    (`DEBIAN_DIR`; the environment variable RESNET_DEBIAN_DIR replaces it, for tests);
 4. only from the command line (`python -m resnet_helpers.data`, `make data`): where apt-get is
    usable (as root, or through passwordless sudo), `apt-get install -y dataset-fashion-mnist`,
-   after an `apt-get update` if apt does not know the package yet;
-5. a download by torchvision into the data root.
-When all fail, a DataError names every place tried and the fixes; the command line prints it
-as one message and exits with status 1, without a traceback.
+   after an `apt-get update` if apt does not know the package yet, waiting up to
+   APT_LOCK_WAIT_S for dpkg's lock (fresh cloud machines run unattended upgrades at boot);
+5. a download from each source FASHION_MNIST_SOURCE names, in order (torchvision's mirror, the
+   Hugging Face hub through HF_ENDPOINT, ModelScope: see `resnet_helpers.data_sources` and
+   docs/data.md), written into torchvision's cache under the data root.
+When all fail, a DataError names every place and source tried, why each failed, and the fixes;
+the command line prints it as one message and exits with status 1, without a traceback.
 
 Why library calls (`load_fashion_mnist`, `find_fashion_mnist`) never run apt-get: installing a
 system package as root is a change to the machine, which a setup command is expected to make and
@@ -20,7 +23,9 @@ and, when that fails too, their message names `python -m resnet_helpers.data` as
 
 Each file is checked by the MD5 of its *decompressed* content, so a re-compressed copy
 (Debian's) passes while a corrupt or truncated one is refused with the file's name and the
-remedy. A file already on disk is never overwritten.
+remedy. A file already on disk is never overwritten. A download is checked the same way: the
+sources that give arrays (parquet) are re-encoded as idx files, whose content is then
+byte-identical to the published files', so one set of MD5s verifies every source.
 """
 
 from __future__ import annotations
@@ -38,6 +43,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from resnet_helpers import data_sources
 
 __all__ = [
     "CLASS_NAMES",
@@ -80,23 +87,27 @@ FILES = {
 DEBIAN_DIR = Path(os.environ.get("RESNET_DEBIAN_DIR") or "/usr/share/datasets/fashion-mnist")
 DEBIAN_PACKAGE = "dataset-fashion-mnist"
 APT_TIMEOUT_S = 900  # for each apt-get command
+APT_LOCK_WAIT_S = 600  # how long apt-get waits for dpkg's lock held by another process
 
 _FILE_FIX = (
     "or put the four files (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, "
     "t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz) in a folder and set FASHION_MNIST_DIR "
     "to it"
 )
+_NETWORK_FIX = (
+    "or connect to the internet; in mainland China set HF_ENDPOINT=https://hf-mirror.com and "
+    "FASHION_MNIST_SOURCE=hf,modelscope (the hub's files need `pip install pyarrow`; see docs/data.md)"
+)
 # the fixes a library call names (it never runs apt-get itself: see the module's docstring)
 FIXES = (
     "Fixes: run `python -m resnet_helpers.data` (`make data`), which also installs Debian's "
     f"{DEBIAN_PACKAGE} where apt-get is usable; or on Debian/Ubuntu "
-    f"`sudo apt-get install {DEBIAN_PACKAGE}`; {_FILE_FIX}; or connect to the internet so "
-    "torchvision can download them."
+    f"`sudo apt-get install {DEBIAN_PACKAGE}`; {_FILE_FIX}; {_NETWORK_FIX}."
 )
 # the fixes the command line names, once it has tried apt-get and the download itself
 CLI_FIXES = (
-    f"Fixes: on Debian/Ubuntu `sudo apt-get install {DEBIAN_PACKAGE}`; {_FILE_FIX}; or connect "
-    "to the internet; then run `python -m resnet_helpers.data` again."
+    f"Fixes: on Debian/Ubuntu `sudo apt-get install {DEBIAN_PACKAGE}`; {_FILE_FIX}; {_NETWORK_FIX}; "
+    "then run `python -m resnet_helpers.data` again."
 )
 
 
@@ -154,23 +165,41 @@ def _file_in(folder: Path, name: str) -> Path | None:
     return None
 
 
+def _check_md5(content: bytes, name: str, what: str, remedy: str = "") -> bytes:
+    """`content` if its MD5 is the published one for file `name`; else a DataError about `what`."""
+    digest = hashlib.md5(content).hexdigest()
+    if digest != FILES[name]:
+        raise DataError(
+            f"{what} is corrupt or truncated: the MD5 of its content is "
+            f"{digest}, expected {FILES[name]} ({len(content):,} bytes read). {remedy}".strip()
+        )
+    return content
+
+
 def _read_verified(path: Path, name: str) -> bytes:
     """The decompressed bytes of `path`, checked against the published MD5."""
     remedy = (
         f"Delete or replace {path} (a good copy: `sudo apt-get install dataset-fashion-mnist`, "
-        "or let torchvision download it), then run `python -m resnet_helpers.data` again."
+        "or let `python -m resnet_helpers.data` download it), then run `python -m resnet_helpers.data` again."
     )
     try:
         content = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
     except (OSError, EOFError, zlib.error) as e:
         raise DataError(f"Fashion-MNIST file {path} is corrupt or truncated ({e}). {remedy}") from e
-    digest = hashlib.md5(content).hexdigest()
-    if digest != FILES[name]:
-        raise DataError(
-            f"Fashion-MNIST file {path} is corrupt or truncated: the MD5 of its content is "
-            f"{digest}, expected {FILES[name]} ({len(content):,} bytes read). {remedy}"
-        )
-    return content
+    return _check_md5(content, name, f"Fashion-MNIST file {path}", remedy)
+
+
+def _write_new(raw: Path, name: str, content: bytes) -> None:
+    """Write verified `content` as raw/name (atomically), unless a file is there: that one is
+    verified and kept (a corrupt one raises: never replaced silently)."""
+    target = raw / name
+    if target.exists():
+        _read_verified(target, name)
+        return
+    fd, tmp = tempfile.mkstemp(dir=raw, prefix=f".{name}.")
+    with os.fdopen(fd, "wb") as f:
+        f.write(content)
+    os.replace(tmp, target)
 
 
 def _has_all(folder: Path) -> bool:
@@ -197,6 +226,18 @@ def _run(command: list[str], timeout: float = APT_TIMEOUT_S) -> subprocess.Compl
 def _last_line(result: subprocess.CompletedProcess) -> str:
     lines = [line for line in result.stdout.splitlines() if line.strip()]
     return _one_line(lines[-1]) if lines else "no output"
+
+
+def _apt_reason(result: subprocess.CompletedProcess) -> str:
+    """Why an apt-get command failed, in one line: for dpkg's lock, who holds it and what to do."""
+    errors = [_one_line(line) for line in result.stdout.splitlines() if line.startswith("E:")]
+    if any("lock" in line for line in errors):
+        holder = next((line for line in errors if "held by" in line), errors[0])
+        return (
+            f"another process held dpkg's lock for more than {APT_LOCK_WAIT_S} s ({holder}); "
+            "a fresh machine often runs unattended upgrades at boot: wait for them to finish"
+        )
+    return errors[-1] if errors else _last_line(result)
 
 
 def _apt_get_prefix() -> tuple[list[str] | None, str]:
@@ -227,29 +268,36 @@ def _apt_get_install() -> str | None:
     update = None
     try:
         known = shutil.which("apt-cache") and _run(["apt-cache", "show", DEBIAN_PACKAGE]).returncode == 0
+        wait = ["-o", f"DPkg::Lock::Timeout={APT_LOCK_WAIT_S}"]  # wait for a busy dpkg, don't fail
         if not known:  # an old or empty package index: refresh it first
-            update = _run([*prefix, "apt-get", "update", "-q"])
-        result = _run([*prefix, "apt-get", "install", "-y", "-q", DEBIAN_PACKAGE])
+            update = _run([*prefix, "apt-get", *wait, "update", "-q"])
+        result = _run([*prefix, "apt-get", *wait, "install", "-y", "-q", DEBIAN_PACKAGE])
     except subprocess.TimeoutExpired as e:
         return f"failed: `{' '.join(e.cmd)}` did not finish within {APT_TIMEOUT_S} s"
     except OSError as e:
         return f"failed: {type(e).__name__}: {e}"
     if result.returncode != 0:
-        why = f"failed (exit status {result.returncode}): {_last_line(result)}"
+        why = f"failed (exit status {result.returncode}): {_apt_reason(result)}"
         if update is not None and update.returncode != 0:
-            why += f"; the `apt-get update` before it failed too: {_last_line(update)}"
+            why += f"; the `apt-get update` before it failed too: {_apt_reason(update)}"
         return why
     if not _has_all(DEBIAN_DIR):
         return f"apt-get installed {DEBIAN_PACKAGE}, but {DEBIAN_DIR} lacks some of the four files"
     return None
 
 
-def _download(root: Path) -> Path:
-    """Download the four files with torchvision into `<root>/FashionMNIST/raw`; that folder."""
-    from torchvision.datasets import FashionMNIST as TorchvisionFashionMNIST
-
-    TorchvisionFashionMNIST(root=str(root), train=True, download=True)
-    return root / "FashionMNIST" / "raw"
+def _download(source: str, root: Path) -> Path:
+    """Download the four files from `source` (a name in data_sources.SOURCES), verify them by
+    MD5 and write them into torchvision's cache `<root>/FashionMNIST/raw`; that folder."""
+    print(f"Fashion-MNIST: downloading from {source} ({data_sources.describe(source)})", flush=True)
+    contents = data_sources.fetch(source)
+    for name in FILES:  # all four verified before anything is written
+        _check_md5(contents[name], name, f"{name} from {source}")
+    raw = root / "FashionMNIST" / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    for name in FILES:
+        _write_new(raw, name, contents[name])
+    return raw
 
 
 def find_fashion_mnist(download: bool = True, apt_get: bool = False) -> Path:
@@ -257,8 +305,8 @@ def find_fashion_mnist(download: bool = True, apt_get: bool = False) -> Path:
 
     `apt_get=True` (the command line's `prepare()` only) installs Debian's dataset-fashion-mnist
     where apt-get is usable; library calls leave the machine's packages alone. `download=True`
-    then lets torchvision download into the data root. When everything fails: a DataError that
-    names every place tried and the fixes.
+    then tries each source of FASHION_MNIST_SOURCE in order, into the data root. When everything
+    fails: a DataError that names every place and source tried, why each failed, and the fixes.
     """
     env = os.environ.get("FASHION_MNIST_DIR")
     tried = [] if env else ["FASHION_MNIST_DIR: not set"]
@@ -284,12 +332,14 @@ def find_fashion_mnist(download: bool = True, apt_get: bool = False) -> Path:
     root = default_root()
     if download:
         try:
-            folder = _download(root)
-            if _has_all(folder):
-                return folder
-            tried.append(f"download by torchvision into {root}: the files are not in {folder}")
-        except Exception as e:  # noqa: BLE001 - any failure ends in the one error below
-            tried.append(f"download by torchvision into {root}: {type(e).__name__}: {_one_line(e)}")
+            sources = data_sources.source_order()
+        except ValueError as e:
+            raise DataError(str(e)) from e
+        for source in sources:
+            try:
+                return _download(source, root)
+            except (data_sources.SourceError, DataError, OSError) as e:
+                tried.append(f"download from {source} ({data_sources.describe(source)}): {_one_line(e)}")
     else:
         tried.append("download: not tried (download=False)")
     fixes = CLI_FIXES if apt_get else FIXES
@@ -335,9 +385,8 @@ def seed_torchvision_cache(root: str | Path | None = None, source: str | Path | 
     raw = root / "FashionMNIST" / "raw"
     raw.mkdir(parents=True, exist_ok=True)
     for name in FILES:
-        target = raw / name
-        if target.exists():
-            _read_verified(target, name)  # raises on a corrupt file; never replaced silently
+        if (raw / name).exists():
+            _read_verified(raw / name, name)  # raises on a corrupt file; never replaced silently
             continue
         found = _file_in(source, name)
         if found is None:
@@ -346,11 +395,7 @@ def seed_torchvision_cache(root: str | Path | None = None, source: str | Path | 
                 f"it. Fix: copy the four Fashion-MNIST files ({', '.join(FILES)}) into that folder, or "
                 "call seed_torchvision_cache() without `source` to use the data found on this machine."
             )
-        content = _read_verified(found, name)
-        fd, tmp = tempfile.mkstemp(dir=raw, prefix=f".{name}.")
-        with os.fdopen(fd, "wb") as f:
-            f.write(content)
-        os.replace(tmp, target)
+        _write_new(raw, name, _read_verified(found, name))
     return raw
 
 
