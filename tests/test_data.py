@@ -168,13 +168,6 @@ def _tiny_files(folder: Path) -> dict[str, str]:
     return md5
 
 
-def _no_network(root):
-    raise RuntimeError(
-        "Error downloading train-images-idx3-ubyte.gz:\nTried http://example.invalid/, got:\n"
-        "<urlopen error [Errno -2] Name or service not known>\n"
-    )
-
-
 def _tool(folder: Path, name: str, script: str) -> None:
     path = folder / name
     path.write_text("#!/bin/sh\n" + script)
@@ -197,10 +190,14 @@ def nowhere(tmp_path, monkeypatch):
     for name in ("env", "true"):
         (bin_dir / name).symlink_to(shutil.which(name))
     monkeypatch.setenv("PATH", str(bin_dir))
-    monkeypatch.setattr(D, "_download", _no_network)
+    # the download: torchvision-style files from a local folder that is empty (so it fails, as offline)
+    (tmp_path / "mirror").mkdir()
+    monkeypatch.setenv("FASHION_MNIST_SOURCE", "torchvision")
+    monkeypatch.setenv("FASHION_MNIST_IDX_URL", (tmp_path / "mirror").as_uri())
     monkeypatch.setattr(D, "FILES", _tiny_files(tmp_path / "package"))
     return SimpleNamespace(
         tmp=tmp_path,
+        mirror=tmp_path / "mirror",
         bin=bin_dir,
         root=tmp_path / "root",
         debian=tmp_path / "debian",
@@ -209,16 +206,29 @@ def nowhere(tmp_path, monkeypatch):
     )
 
 
-def _fake_apt(where, package_known: bool, install_works: bool = True):
+# what apt-get prints when another process (here unattended upgrades) holds dpkg's lock
+LOCKED = (
+    "E: Could not get lock /var/lib/dpkg/lock-frontend. It is held by process 1234 (unattended-upgr)\n"
+    "N: Be aware that removing the lock file is not a solution and may break your system.\n"
+    "E: Unable to acquire the dpkg frontend lock (/var/lib/dpkg/lock-frontend), is another process using it?"
+)
+WAIT = f"-o DPkg::Lock::Timeout={D.APT_LOCK_WAIT_S}"  # apt-get's option to wait for that lock
+
+
+def _fake_apt(where, package_known: bool, install_works: bool = True, install_fails_with: str = ""):
     """apt-cache and apt-get that log their calls; `apt-get install` "installs" the package by
-    copying the tiny files into the folder that stands in for /usr/share/datasets/fashion-mnist."""
+    copying the tiny files into the folder that stands in for /usr/share/datasets/fashion-mnist,
+    or prints `install_fails_with` and exits 100."""
     log = f'echo "${{0##*/}} $*" >> "{where.log}"\n'
     _tool(where.bin, "apt-cache", log + f"exit {0 if package_known else 100}\n")
-    if install_works:
-        install = f'/bin/mkdir -p "{where.debian}" && /bin/cp "{where.package}"/*.gz "{where.debian}"/'
+    if not install_works:
+        install_fails_with = "E: Unable to locate package dataset-fashion-mnist"
+    if install_fails_with:
+        install = f"/bin/cat <<'END'\n{install_fails_with}\nEND\nexit 100"
     else:
-        install = 'echo "E: Unable to locate package dataset-fashion-mnist"; exit 100'
-    _tool(where.bin, "apt-get", log + f'case "$1" in\n  update) exit 0 ;;\n  install) {install} ;;\nesac\n')
+        install = f'/bin/mkdir -p "{where.debian}" && /bin/cp "{where.package}"/*.gz "{where.debian}"/'
+    commands = f'for word in "$@"; do\n  case "$word" in\n    update) exit 0 ;;\n    install)\n{install}\n'
+    _tool(where.bin, "apt-get", log + commands + "      exit $? ;;\n  esac\ndone\n")
 
 
 def _calls(where) -> list[str]:
@@ -242,24 +252,24 @@ def test_found_already_runs_neither_apt_nor_download(nowhere, monkeypatch, capsy
         monkeypatch.setenv("FASHION_MNIST_DIR", str(folder))
     _as_user(monkeypatch, 0)
     _fake_apt(nowhere, package_known=True)
-    monkeypatch.setattr(D, "_download", lambda root: pytest.fail("downloaded although the data is here"))
+    shutil.copytree(nowhere.package, nowhere.mirror, dirs_exist_ok=True)  # a download would work
     raw = D.prepare(nowhere.tmp / "seeded")
     assert _calls(nowhere) == []
     out = capsys.readouterr().out
     assert f"Fashion-MNIST verified (MD5) from {folder}: 3 training and 2 test images" in out
-    assert "installing" not in out
+    assert "installing" not in out and "downloading" not in out
     assert sorted(p.name for p in raw.iterdir()) == sorted(D.FILES)
 
 
 def test_apt_get_as_root_updates_then_installs(nowhere, monkeypatch, capsys):
     _as_user(monkeypatch, 0)
     _fake_apt(nowhere, package_known=False)
-    monkeypatch.setattr(D, "_download", lambda root: pytest.fail("downloaded although apt-get worked"))
+    shutil.copytree(nowhere.package, nowhere.mirror, dirs_exist_ok=True)  # a download would work
     D.prepare(nowhere.tmp / "seeded")
     assert _calls(nowhere) == [
         "apt-cache show dataset-fashion-mnist",
-        "apt-get update -q",  # the package was unknown: the index is refreshed first
-        "apt-get install -y -q dataset-fashion-mnist",
+        f"apt-get {WAIT} update -q",  # the package was unknown: the index is refreshed first
+        f"apt-get {WAIT} install -y -q dataset-fashion-mnist",
     ]
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == (
@@ -277,8 +287,8 @@ def test_apt_get_through_passwordless_sudo(nowhere, monkeypatch, capsys):
     assert _calls(nowhere) == [
         "sudo -n true",
         "apt-cache show dataset-fashion-mnist",  # known: no apt-get update
-        "sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y -q dataset-fashion-mnist",
-        "apt-get install -y -q dataset-fashion-mnist",
+        f"sudo -n env DEBIAN_FRONTEND=noninteractive apt-get {WAIT} install -y -q dataset-fashion-mnist",
+        f"apt-get {WAIT} install -y -q dataset-fashion-mnist",
     ]
     assert capsys.readouterr().out == (
         "Fashion-MNIST not found: installing Debian's dataset-fashion-mnist "
@@ -291,17 +301,12 @@ def test_download_when_sudo_asks_for_a_password(nowhere, monkeypatch, capsys):
     asks_password = 'echo "sudo: a password is required" >&2; exit 1'
     _tool(nowhere.bin, "sudo", f'echo "sudo $*" >> "{nowhere.log}"; {asks_password}')
     _fake_apt(nowhere, package_known=True)
-
-    def download(root):
-        raw = root / "FashionMNIST" / "raw"
-        shutil.copytree(nowhere.package, raw)
-        return raw
-
-    monkeypatch.setattr(D, "_download", download)
+    shutil.copytree(nowhere.package, nowhere.mirror, dirs_exist_ok=True)  # the download works
     D.prepare()
     assert _calls(nowhere) == ["sudo -n true"]  # apt-get itself never ran
     out = capsys.readouterr().out
     assert "installing" not in out
+    assert f"Fashion-MNIST: downloading from torchvision ({nowhere.mirror.as_uri()}/)" in out
     assert f"Fashion-MNIST verified (MD5) from {nowhere.root / 'FashionMNIST' / 'raw'}: 3 training" in out
 
 
@@ -315,13 +320,11 @@ def test_apt_get_failure_then_download_failure_names_both(nowhere, monkeypatch, 
         "apt-get install dataset-fashion-mnist: failed (exit status 100): "
         "E: Unable to locate package dataset-fashion-mnist" in message
     )
-    assert (
-        f"download by torchvision into {nowhere.root}: RuntimeError: Error downloading "
-        "train-images-idx3-ubyte.gz: Tried http://example.invalid/, got: "
-        "<urlopen error [Errno -2] Name or service not known>" in message
-    )
+    mirror = nowhere.mirror.as_uri()
+    assert f"download from torchvision ({mirror}/): {mirror}/train-images-idx3-ubyte.gz: " in message
     assert "sudo apt-get install dataset-fashion-mnist" in message
-    assert len(capsys.readouterr().out.splitlines()) == 1  # the one line saying apt-get runs
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 2 and "installing" in out[0] and "downloading" in out[1]  # each step says it runs
 
 
 def test_library_calls_never_run_apt_get(nowhere, monkeypatch):
@@ -348,7 +351,15 @@ def test_command_line_when_everything_fails(tmp_path):
     notebooks.mkdir(parents=True)
     (tmp_path / "bin").mkdir()
     proxy = f"http://127.0.0.1:{_closed_port()}"
-    env = {k: v for k, v in os.environ.items() if k not in ("FASHION_MNIST_DIR", "no_proxy", "NO_PROXY")}
+    unset = (
+        "FASHION_MNIST_DIR",
+        "FASHION_MNIST_SOURCE",
+        "FASHION_MNIST_IDX_URL",
+        "HF_ENDPOINT",
+        "no_proxy",
+        "NO_PROXY",
+    )
+    env = {k: v for k, v in os.environ.items() if k not in unset}
     env.update(
         PATH=str(tmp_path / "bin"),
         PYTHONPATH=str(Path(__file__).resolve().parents[1]),
@@ -368,7 +379,10 @@ def test_command_line_when_everything_fails(tmp_path):
         timeout=120,
     )
     assert result.returncode == 1
-    assert result.stdout == ""
+    sources = ["torchvision", "hf", "modelscope"]  # the default order, each saying it downloads
+    assert [line.split(" (")[0] for line in result.stdout.splitlines()] == [
+        f"Fashion-MNIST: downloading from {source}" for source in sources
+    ]
     message = result.stderr  # the one message: no traceback, no warning
     assert message.startswith("error: Fashion-MNIST not found.") and "Traceback" not in message
     for line in (
@@ -380,7 +394,12 @@ def test_command_line_when_everything_fails(tmp_path):
         "  apt-get install dataset-fashion-mnist: skipped: no apt-get here (not Debian/Ubuntu)",
     ):
         assert line in message.splitlines(), message
-    assert f"  download by torchvision into {tmp_path / 'root'}: RuntimeError: Error downloading" in message
+    for source in sources:  # each source named with its reason (no network: the proxy is closed)
+        assert f"  download from {source} (" in message, message
+    assert (
+        "  download from torchvision (http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/): "
+        in message
+    )
     fixes = message.splitlines()[-1]
     assert fixes.startswith("Fixes: on Debian/Ubuntu `sudo apt-get install dataset-fashion-mnist`")
     assert "FASHION_MNIST_DIR to it" in fixes and "run `python -m resnet_helpers.data` again" in fixes
@@ -405,3 +424,41 @@ def test_main_with_a_root_it_cannot_use_says_so_in_one_line(tmp_path, capsys, ki
     err = capsys.readouterr().err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
     assert err.startswith(f"error: cannot use {root} as the data root (") and "choose a folder" in err
+
+
+# --- bug 5 (issue 25): apt-get and dpkg's lock. On a fresh cloud machine, unattended upgrades hold
+# dpkg's lock at boot: apt-get must wait for it, and when it still fails the final message must
+# name the apt step and the reason (who holds the lock), beside the download's own failure.
+
+
+def test_apt_get_waits_for_dpkgs_lock(nowhere, monkeypatch):
+    """The fake apt-get installs only when told to wait for the lock (as the real one then does)."""
+    _as_user(monkeypatch, 0)
+    _fake_apt(nowhere, package_known=True)
+    real = (nowhere.bin / "apt-get").read_text()
+    waits = f'case "$*" in *"{WAIT}"*) ;; *) /bin/cat <<\'END\'\n{LOCKED}\nEND\nexit 100 ;; esac\n'
+    (nowhere.bin / "apt-get").write_text(real.replace("#!/bin/sh\n", "#!/bin/sh\n" + waits, 1))
+    assert D.find_fashion_mnist(apt_get=True) == nowhere.debian
+    assert _calls(nowhere) == [
+        "apt-cache show dataset-fashion-mnist",
+        f"apt-get {WAIT} install -y -q dataset-fashion-mnist",
+    ]
+
+
+def test_apt_lock_failure_is_named_in_the_final_message(nowhere, monkeypatch):
+    _as_user(monkeypatch, 0)
+    _fake_apt(nowhere, package_known=True, install_fails_with=LOCKED)
+    with pytest.raises(D.DataError) as info:
+        D.find_fashion_mnist(apt_get=True)
+    assert _calls(nowhere)[-1] == f"apt-get {WAIT} install -y -q dataset-fashion-mnist"
+    lines = str(info.value).splitlines()
+    apt = [line for line in lines if line.startswith("  apt-get install dataset-fashion-mnist: ")]
+    assert apt == [
+        "  apt-get install dataset-fashion-mnist: failed (exit status 100): another process held dpkg's "
+        f"lock for more than {D.APT_LOCK_WAIT_S} s (E: Could not get lock /var/lib/dpkg/lock-frontend. "
+        "It is held by process 1234 (unattended-upgr)); a fresh machine often runs unattended upgrades "
+        "at boot: wait for them to finish"
+    ]
+    download = [line for line in lines if line.startswith("  download from torchvision")]
+    assert len(download) == 1 and lines.index(apt[0]) < lines.index(download[0])  # both steps, in order
+    assert lines[-1].startswith("Fixes: on Debian/Ubuntu `sudo apt-get install dataset-fashion-mnist`")
