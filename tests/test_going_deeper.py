@@ -6,14 +6,9 @@ import pytest
 import torch
 from torch import nn
 
-from resnet_helpers import (
-    Bottleneck,
-    PreActResidual,
-    Residual,
-    build_resnet,
-    count_weight_layers,
-    load_fashion_mnist,
-)
+from resnet_helpers.blocks import Bottleneck, PreActResidual, Residual
+from resnet_helpers.data import load_fashion_mnist
+from resnet_helpers.lessons import going_deeper
 from resnet_helpers.lessons.going_deeper import (
     bottleneck_family,
     compare_block_types,
@@ -24,16 +19,15 @@ from resnet_helpers.lessons.going_deeper import (
     step_seconds,
     sweep_figure,
     time_models,
-    train_twins,
     twins_figure,
     twins_table,
     very_deep_depth,
     very_deep_net,
 )
-from resnet_helpers.measure import weight_layers
-from resnet_helpers.models import build_depth_net
-from resnet_helpers.training.loop import accuracy, training_tensors
-from resnet_helpers.training.loop import test_tensors as load_test_tensors  # not a test for pytest
+from resnet_helpers.measure import count_weight_layers, weight_layers
+from resnet_helpers.models import build_depth_net, build_resnet
+from resnet_helpers.training.experiment import accuracy, train_twins, training_tensors
+from resnet_helpers.training.experiment import test_tensors as load_test_tensors  # not a test for pytest
 
 matplotlib.use("Agg")
 
@@ -163,9 +157,8 @@ def test_train_twins_on_a_tiny_slice():
     assert all(0 <= a <= 1 for a in result["accuracy"].values()) and result["seconds"] > 0
     table = twins_table(result)
     assert list(table.index) == [8, 14] and list(table["layers"]) == [8, 14]
-    assert list(table.columns) == [
-        "layers", "plain loss", "residual loss", "plain accuracy", "residual accuracy",
-    ]  # fmt: skip
+    columns = ["layers", "plain loss", "residual loss", "plain accuracy", "residual accuracy"]
+    assert list(table.columns) == columns
     assert table.loc[14, "plain accuracy"] == result["accuracy"]["plain", 14]
     assert len(sweep_figure(table).axes) == 2
     assert len(twins_figure(result, 14).axes) == 1
@@ -223,3 +216,38 @@ def test_step_seconds_and_time_models():
     assert 0 < seconds < 10 and all(p.grad is None for p in net.parameters())
     times = time_models(("resnet50",), (2, 3, 32, 32), repeats=1, device="cpu")
     assert list(times) == ["ResNet-50"] and math.isfinite(times["ResNet-50"]) and times["ResNet-50"] > 0
+
+
+def _leaves_the_global_rng_alone(call):
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    call()
+    return torch.equal(torch.get_rng_state(), before)
+
+
+def test_the_experiments_leave_the_callers_rng_alone(batch):
+    X, y = batch
+    assert _leaves_the_global_rng_alone(lambda: gradient_flow(8, X, y, width=4))
+    kwargs = dict(steps=1, width=4, batch_size=16, progress=False)
+    assert _leaves_the_global_rng_alone(lambda: compare_block_types(8, X, y, X, y, **kwargs))
+    net = build_depth_net(8, width=4)
+    assert _leaves_the_global_rng_alone(lambda: step_seconds(net, (2, 1, 8, 8), repeats=1))
+    assert _leaves_the_global_rng_alone(
+        lambda: time_models(("resnet18",), (2, 3, 32, 32), repeats=1, device="cpu")
+    )
+
+
+def test_gradient_flow_twins_start_from_the_same_weights(batch):
+    """The seed alone fixes the networks: the global RNG state before the call does not matter."""
+    X, y = batch
+    torch.manual_seed(1)
+    first = gradient_flow(8, X, y, width=4, seed=5)
+    torch.manual_seed(2)
+    assert gradient_flow(8, X, y, width=4, seed=5) == first
+
+
+def test_step_seconds_waits_for_the_device_around_each_step(monkeypatch):
+    waits = []
+    monkeypatch.setattr(going_deeper, "synchronize", waits.append)
+    step_seconds(build_depth_net(8, width=4), (2, 1, 8, 8), repeats=2)
+    assert waits == [torch.device("cpu")] * 6  # before and after the warm-up step and the 2 timed ones

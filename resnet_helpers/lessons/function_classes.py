@@ -1,7 +1,8 @@
 """Notebook 01: nested vs non-nested function classes (嵌套函数类), and the degradation problem.
 
-Part 1 computes function classes on a 1-D least-squares problem; part 2 (at the end) trains
-plain and residual twins of several depths on the same batches.
+Part 1 computes function classes on a 1-D least-squares problem; part 2 (at the end) draws the
+degradation experiment: plain and residual twins of several depths trained on the same batches
+(`degradation_experiment`, in `resnet_helpers/training/experiment.py`).
 
 The course draws function classes F_1, F_2, ... as regions and the best function f* as a
 star. Here every class is concrete: F_k holds the piecewise-linear functions with k knots
@@ -22,10 +23,8 @@ F_k; only *where* the knots go differs:
 from __future__ import annotations
 
 import numpy as np
-import torch
 
-from ..models import build_depth_net
-from ..training.loop import train_losses
+from ..training.experiment import KINDS, final_loss, smooth
 from .widgets import error_box, panel_output, show_or_explain, with_snapshot
 
 __all__ = [
@@ -40,10 +39,6 @@ __all__ = [
     "function_class_figure",
     "function_class_panel",
     "noisy_sample_errors",
-    "KINDS",
-    "degradation_experiment",
-    "final_losses",
-    "smooth",
     "degradation_figure",
     "depth_curves_figure",
     "depth_panel",
@@ -168,6 +163,8 @@ def function_class_figure(k: int, family: str = "non-nested", k_max: int = 16):
     right.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
 def _figure_or_message(callback, **values):
     """The callback's figure, or (for a ValueError) the message in an HTML box: a panel's snapshot."""
     try:
@@ -190,8 +187,6 @@ def function_class_panel(k_max: int = 16, k: int = 5, family: str = "non-nested"
     )
     panel = widgets.VBox([widgets.HBox([k_slider, menu]), out])
     return with_snapshot(panel, _figure_or_message(function_class_figure, k=k, family=family, k_max=k_max))
-
-
 
 
 def noisy_sample_errors(k_max: int = 24, n_samples: int = 30, noise: float = 0.3, seed: int = 0):
@@ -220,59 +215,7 @@ def noisy_sample_errors(k_max: int = 24, n_samples: int = 30, noise: float = 0.3
     return pd.DataFrame(rows).set_index("k (knots)")
 
 
-# --- The degradation experiment (He et al. 2015, Fig. 1): train plain and residual twins ---
-
-KINDS = ("plain", "residual")
-
-
-def degradation_experiment(
-    depths,
-    X: torch.Tensor,
-    y: torch.Tensor,
-    steps: int,
-    width: int = 16,
-    block: str = "basic",
-    seed: int = 0,
-    **train_kwargs,
-) -> dict:
-    """Train a plain and a residual network of every depth the same way on the same batches.
-
-    Both twins of a depth start from the same weights (seeded), see the same batches in
-    the same order and differ only in the shortcuts. Returns {"histories": {(kind, depth):
-    losses}, "nets": {(kind, depth): trained network}}.
-    """
-    histories, nets = {}, {}
-    for depth in depths:
-        for kind in KINDS:
-            torch.manual_seed(seed)
-            net = build_depth_net(depth, width, block, plain=kind == "plain", in_channels=X.shape[1])
-            desc = f"{kind}-{depth}"
-            histories[kind, depth] = train_losses(net, X, y, steps, seed=seed, desc=desc, **train_kwargs)
-            nets[kind, depth] = net
-    return {"histories": histories, "nets": nets}
-
-
-def final_losses(histories: dict, last: float = 0.1):
-    """A DataFrame (rows: depth; columns: plain, residual) of the mean loss over the last 10% of steps."""
-    import pandas as pd
-
-    rows = {}
-    for (kind, depth), losses in histories.items():
-        n = max(1, round(len(losses) * last))
-        rows.setdefault(depth, {})[kind] = sum(losses[-n:]) / n
-    table = pd.DataFrame.from_dict(rows, orient="index")[list(KINDS)].sort_index()
-    table.index.name = "depth"
-    return table
-
-
-def smooth(losses, window: int | None = None) -> list[float]:
-    """Moving average over `window` steps (default: 1/20 of the run), for readable curves."""
-    window = window or max(1, len(losses) // 20)
-    out, total = [], 0.0
-    for i, v in enumerate(losses):
-        total += v - (losses[i - window] if i >= window else 0.0)
-        out.append(total / min(i + 1, window))
-    return out
+# --- The degradation experiment (He et al. 2015, Fig. 1), trained by `training/experiment.py` ---
 
 
 def degradation_figure(histories: dict):
@@ -304,11 +247,14 @@ def depth_curves_figure(histories: dict, depth: int):
     for kind, color in zip(KINDS, ("tab:red", "tab:blue"), strict=True):
         losses = histories[kind, depth]
         ax.plot(losses, color=color, alpha=0.2)
-        n = max(1, len(losses) // 10)
-        ax.plot(smooth(losses), color=color, label=f"{kind}-{depth}: last 10% {sum(losses[-n:]) / n:.3f}")
+        ax.plot(smooth(losses), color=color, label=f"{kind}-{depth}: last 10% {final_loss(losses):.3f}")
     top = max(max(smooth(histories[kind, depth])) for kind in KINDS)  # the averages fit whole
-    ax.set(title=f"depth {depth}: same layers, with and without shortcuts", xlabel="training step",
-           ylabel="training loss", ylim=(0, top * 1.05))  # fmt: skip
+    ax.set(
+        title=f"depth {depth}: same layers, with and without shortcuts",
+        xlabel="training step",
+        ylabel="training loss",
+        ylim=(0, top * 1.05),
+    )
     ax.legend()
     ax.grid(alpha=0.3)
     fig.tight_layout()

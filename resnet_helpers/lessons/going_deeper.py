@@ -1,11 +1,11 @@
 """Going deeper (notebook 05): gradient flow, a depth sweep, a 1000-layer network, ResNet-50/101/152.
 
-Built on `depth.py`: the plain and residual twins come from `build_depth_net` (the same
-layers, with and without shortcuts), the training loop is `train_losses`, and the twins are
-trained side by side by `degradation_experiment`. This module adds what notebook 05 measures:
+Built on `training/experiment.py`: the plain and residual twins come from `build_depth_net` (the
+same layers, with and without shortcuts), the training loop is `train_losses`, and the twins are
+trained side by side and tested by `train_twins`. This module adds what notebook 05 measures:
 
     flows = gradient_flow(56, X, y)                   # ||dL/dW|| per weight layer, plain and residual
-    result = train_twins([8, 20, 56], X, y, X_test, y_test, steps=200)   # + test accuracy per depth
+    twins_table(train_twins([8, 20, 56], X, y, X_test, y_test, steps=200))  # loss, accuracy per depth
     net = very_deep_net(1000)                          # ResNet-1004: 1,004 weight layers, pre-activation
     rows = bottleneck_family()                         # ResNet-50/101/152: depth, size, FLOPs, paper error
     seconds = time_models(input_size=(1, 3, 224, 224)) # one forward + backward step of each, timed
@@ -25,8 +25,7 @@ from torch.nn import functional as F
 from ..measure import count_flops, count_params, count_weight_layers, weight_layers
 from ..models import ResNetConfig, build_depth_net, build_resnet, model_name
 from ..profiles import choose_device, synchronize
-from ..training.loop import accuracy, train_losses
-from .function_classes import KINDS, degradation_experiment, smooth
+from ..training.experiment import KINDS, accuracy, final_loss, seeded, smooth, train_losses
 from .paper import PAPER_TOP1_ERROR
 
 __all__ = [
@@ -34,7 +33,6 @@ __all__ = [
     "gradient_flow",
     "gradient_summary",
     "gradient_flow_figure",
-    "train_twins",
     "twins_table",
     "sweep_figure",
     "very_deep_depth",
@@ -86,8 +84,8 @@ def gradient_flow(
     built from the same seed (the same initial weights; they differ only in the shortcuts)."""
     flows = {}
     for kind in KINDS:
-        torch.manual_seed(seed)
-        net = build_depth_net(depth, width, block, plain=kind == "plain", in_channels=X.shape[1])
+        with seeded(seed):
+            net = build_depth_net(depth, width, block, plain=kind == "plain", in_channels=X.shape[1])
         flows[kind] = gradient_norms(net, X, y, batch_stats)
     return flows
 
@@ -130,45 +128,15 @@ def gradient_flow_figure(panels: dict[str, dict[str, list[float]]]):
 # --- 2. and 3. Plain and residual twins trained side by side, with test accuracy ---
 
 
-def _final(losses, last: float = 0.1) -> float:
-    n = max(1, round(len(losses) * last))
-    return sum(losses[-n:]) / n
-
-
-def train_twins(
-    depths,
-    X: torch.Tensor,
-    y: torch.Tensor,
-    X_test: torch.Tensor,
-    y_test: torch.Tensor,
-    steps: int,
-    width: int = 16,
-    block: str = "basic",
-    seed: int = 0,
-    **train_kwargs,
-) -> dict:
-    """Train a plain and a residual network of every depth the same way, then test them.
-
-    The training is `degradation_experiment`'s: both twins of a depth start from the same
-    weights and see the same batches. Returns its {"histories", "nets"} plus "accuracy"
-    {(kind, depth): test accuracy} and "seconds" (wall clock for everything).
-    """
-    start = time.perf_counter()
-    result = degradation_experiment(depths, X, y, steps, width, block, seed, **train_kwargs)
-    result["accuracy"] = {key: accuracy(net, X_test, y_test) for key, net in result["nets"].items()}
-    result["seconds"] = time.perf_counter() - start
-    return result
-
-
 def twins_table(result: dict):
-    """A DataFrame, one row per depth: weight layers counted on the trained models, the final
-    training loss (mean of the last 10% of steps) and the test accuracy of both twins."""
+    """A DataFrame, one row per depth of a `train_twins` result: weight layers counted on the trained
+    models, the final training loss (mean of the last 10% of steps) and the test accuracy of both twins."""
     import pandas as pd
 
     rows = {}
     for (kind, depth), net in result["nets"].items():
         row = rows.setdefault(depth, {"layers": count_weight_layers(net)})
-        row[f"{kind} loss"] = _final(result["histories"][kind, depth])
+        row[f"{kind} loss"] = final_loss(result["histories"][kind, depth])
         row[f"{kind} accuracy"] = result["accuracy"][kind, depth]
     columns = ["layers"] + [f"{k} {q}" for q in ("loss", "accuracy") for k in KINDS]
     table = pd.DataFrame.from_dict(rows, orient="index")[columns].sort_index()
@@ -233,8 +201,12 @@ def twins_figure(result: dict, depth: int):
     ax.axhline(CHANCE_LOSS, color="gray", ls="--", lw=1, label="chance (ln 10)")
     finite = [v for k in KINDS for v in result["histories"][k, depth][:5] if math.isfinite(v)]
     top = min(max([CHANCE_LOSS, *finite]), 3 * CHANCE_LOSS)
-    ax.set(title=f"{depth} weight layers, with and without shortcuts", xlabel="training step",
-           ylabel="training loss", ylim=(0, top * 1.1))  # fmt: skip
+    ax.set(
+        title=f"{depth} weight layers, with and without shortcuts",
+        xlabel="training step",
+        ylabel="training loss",
+        ylim=(0, top * 1.1),
+    )
     ax.grid(alpha=0.3)
     ax.legend(fontsize=9)
     fig.tight_layout()
@@ -263,13 +235,13 @@ def compare_block_types(
 
     rows, histories = {}, {}
     for block in blocks:
-        torch.manual_seed(seed)
-        net = build_depth_net(depth, width, block, in_channels=X.shape[1])
+        with seeded(seed):
+            net = build_depth_net(depth, width, block, in_channels=X.shape[1])
         histories[block] = train_losses(net, X, y, steps, seed=seed, desc=f"{block}-{depth}", **train_kwargs)
         rows[block] = {
             "layers": count_weight_layers(net),
             "params": count_params(net),
-            "final training loss": _final(histories[block]),
+            "final training loss": final_loss(histories[block]),
             "test accuracy": accuracy(net, X_test, y_test),
         }
     return pd.DataFrame.from_dict(rows, orient="index"), histories
@@ -280,11 +252,14 @@ def compare_block_types(
 
 def step_seconds(net: nn.Module, input_size, repeats: int = 3, precision=None) -> float:
     """Median wall-clock seconds of one training step's forward and backward pass on `net`'s device
-    (random images and labels of `input_size`; one untimed warm-up step first). `precision`: a
-    `Precision` from `choose_precision`, whose dtype (if any) the forward pass autocasts to."""
+    (random images and labels of `input_size`, drawn from their own generator; one untimed warm-up
+    step first). `precision`: a `Precision` from `choose_precision`, whose dtype (if any) the
+    forward pass autocasts to. `synchronize` waits for the device's queued work before each reading
+    of the clock (CUDA and MPS run asynchronously)."""
     p = next(net.parameters())
-    X = torch.randn(tuple(input_size), device=p.device)
-    y = torch.randint(0, net.fc.out_features, (X.shape[0],), device=p.device)
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(tuple(input_size), generator=g).to(p.device)
+    y = torch.randint(0, net.fc.out_features, (X.shape[0],), generator=g).to(p.device)
     dtype = getattr(precision, "dtype", None)
     net.train()
     times = []
@@ -334,12 +309,11 @@ def time_models(
 ) -> dict[str, float]:
     """{model: seconds of one forward and backward step} (`step_seconds`) on `device` (default: the
     best available), each model built at ImageNet's settings and freed before the next."""
-
     device = torch.device(device) if device is not None else choose_device()
     seconds = {}
     for name in names:
-        torch.manual_seed(0)
-        net = build_resnet(name, in_channels=3, num_classes=1000).to(device)
+        with seeded(0):
+            net = build_resnet(name, in_channels=3, num_classes=1000).to(device)
         seconds[model_name(name)] = step_seconds(net, input_size, repeats, precision)
         del net
     return seconds
