@@ -372,7 +372,7 @@ def test_block_is_branch_plus_shortcut(index):
 
 @pytest.mark.parametrize("block", [Residual, Bottleneck])
 def test_zeroed_branch_passes_the_gradient_unchanged(block):
-    blk = block(32, 32 // block.expansion).zero_residual_()
+    blk = block(32, 32 // block.expansion).zero_init_last()
     X = torch.rand(4, 32, 6, 6) + 0.01  # positive, as after a ReLU
     norms = input_gradient_norms(blk, X)
     assert norms["with shortcut"] == pytest.approx(norms["upstream"], rel=1e-6)
@@ -380,7 +380,7 @@ def test_zeroed_branch_passes_the_gradient_unchanged(block):
 
 
 def test_zeroed_preact_branch_passes_the_gradient_for_any_input():
-    blk = PreActResidual(8, 8).zero_residual_()
+    blk = PreActResidual(8, 8).zero_init_last()
     norms = input_gradient_norms(blk, torch.randn(4, 8, 6, 6))
     assert norms["with shortcut"] == pytest.approx(norms["upstream"], rel=1e-6)
     assert norms["without shortcut"] == 0.0
@@ -401,7 +401,7 @@ def test_gradient_norms_of_fresh_blocks_are_finite_and_seeded():
 
 def test_gradient_norms_with_given_upstream_and_a_stack():
     torch.manual_seed(0)
-    stack = torch.nn.Sequential(*[Residual(8, 8).zero_residual_() for _ in range(5)])
+    stack = torch.nn.Sequential(*[Residual(8, 8).zero_init_last() for _ in range(5)])
     X = torch.rand(2, 8, 6, 6) + 0.01
     upstream = torch.ones(2, 8, 6, 6)
     norms = input_gradient_norms(stack, X, upstream=upstream)
@@ -414,7 +414,7 @@ def test_gradient_norms_with_given_upstream_and_a_stack():
 def test_tiny_gradients_are_not_reported_as_zero():
     # entries of ~1e-30 are representable in float32, but their squares are not: a float32 norm
     # would print 0 (the vanishing gradient of a deep plain stack is small, not absent)
-    blk = Residual(4, 4).zero_residual_()  # passes the gradient unchanged
+    blk = Residual(4, 4).zero_init_last()  # passes the gradient unchanged
     X = torch.rand(2, 4, 3, 3) + 0.01
     upstream = torch.full((2, 4, 3, 3), 1e-30)
     assert upstream.norm().item() == 0.0  # the float32 underflow this guards against

@@ -2,6 +2,7 @@
 
 import itertools
 import math
+import random
 
 import matplotlib
 import pytest
@@ -13,37 +14,35 @@ from resnet_helpers.lessons.why_it_works import (
     cached_net,
     cached_twins,
     checkpoint_path,
-    delete_blocks,
-    downsampling_names,
-    lesion_figure,
-    lesion_panel,
-    lesion_view,
-    random_deletions,
-    single_deletions,
-    stochastic_depth_,
-    unwrap_,
-)
-from resnet_helpers.lessons.why_it_works_measures import (
     contour_figure,
     curvature,
+    delete_blocks,
     deletion_vs_response,
+    downsampling_names,
     filter_normalized_direction,
     gradient_by_length,
     landscape_slices,
     landscape_table,
+    lesion_figure,
+    lesion_panel,
+    lesion_view,
     loss_along,
     path_counts,
     path_gradient,
     path_gradients,
     paths_figure,
+    random_deletions,
     residual_responses,
     responses_figure,
+    single_deletions,
     slices_figure,
+    stochastic_depth_,
     unroll,
+    unwrap_,
 )
 from resnet_helpers.models import build_depth_net
-from resnet_helpers.training.checkpoints import CHECKPOINT_FORMAT, load_checkpoint
 from resnet_helpers.training.evaluate import evaluate, tensor_batches
+from resnet_helpers.training.trainer import CHECKPOINT_FORMAT, load_checkpoint, save_checkpoint
 
 matplotlib.use("Agg")
 
@@ -258,6 +257,7 @@ def test_twins_are_trained_once_then_read_back(tmp_path):
     assert first["loaded"] == []
     state = load_checkpoint(checkpoint_path(tmp_path, "test", "residual-8"))
     assert state["format"] == CHECKPOINT_FORMAT and len(state["history"]["loss"]) == 3
+    assert state["kind"] == "lesson-net"  # one layout, marked: not a trainer checkpoint
     again = cached_twins([8], X, y, steps=3, **kwargs)
     assert again["loaded"] == [("plain", 8), ("residual", 8)]
     for key in first["nets"]:
@@ -268,3 +268,84 @@ def test_twins_are_trained_once_then_read_back(tmp_path):
         "x", lambda: build_depth_net(8, 2), X, y, 2, "test", tmp_path, batch_size=16
     )
     assert not loaded and len(losses) == 2
+
+
+def tiny_data(seed, n=64):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, 1, 8, 8, generator=g), torch.randint(0, 10, (n,), generator=g)
+
+
+def test_another_data_subset_of_the_same_size_is_not_read_from_the_cache(tmp_path):
+    """Bug 7: the key left out the data's seed and subset, so a network trained on other images
+    (same count, same shape) was read back as if it had been trained on these."""
+    kwargs = dict(key="test", folder=tmp_path, width=2, batch_size=16, progress=False)
+    first = cached_twins([8], *tiny_data(0), steps=2, **kwargs)
+    other = cached_twins([8], *tiny_data(1), steps=2, **kwargs)  # another subset: trained again
+    assert first["loaded"] == [] and other["loaded"] == []
+    again = cached_twins([8], *tiny_data(1), steps=2, **kwargs)
+    assert again["loaded"] == [("plain", 8), ("residual", 8)]
+
+
+def test_the_cache_key_holds_the_training_defaults_and_the_architecture(tmp_path):
+    X, y = tiny_data(0)
+    args = ("net", None, X, y, 2, "test", tmp_path)
+    cached_net(args[0], lambda: build_depth_net(8, 2), *args[2:], batch_size=16, progress=False)
+    state = load_checkpoint(checkpoint_path(tmp_path, "test", "net"))
+    assert {"lr", "momentum", "weight_decay", "one_cycle", "batch_size", "seed", "steps"} <= set(
+        state["config"]
+    )
+    # the same name, another network (width 3): not the cached one
+    _, _, loaded = cached_net("net", lambda: build_depth_net(8, 3), *args[2:], batch_size=16, progress=False)
+    assert not loaded
+    _, _, loaded = cached_net("net", lambda: build_depth_net(8, 3), *args[2:], batch_size=16, progress=False)
+    assert loaded
+
+
+def test_a_trainer_checkpoint_under_the_cache_name_is_not_taken_for_a_cached_network(tmp_path):
+    X, y = tiny_data(0)
+    kwargs = dict(batch_size=16, progress=False)
+    cached_net("net", lambda: build_depth_net(8, 2), X, y, 2, "test", tmp_path, **kwargs)
+    path = checkpoint_path(tmp_path, "test", "net")
+    state = load_checkpoint(path)
+    del state["kind"]  # what a trainer checkpoint with the same config would look like
+    save_checkpoint(path, state)
+    _, _, loaded = cached_net("net", lambda: build_depth_net(8, 2), X, y, 2, "test", tmp_path, **kwargs)
+    assert not loaded
+
+
+def rng_states():
+    return torch.get_rng_state(), random.getstate()
+
+
+def test_no_helper_changes_the_callers_random_generators(tmp_path, batch):
+    """Bug 8: cached_net reseeded torch's global generator (torch.manual_seed)."""
+    X, y = batch
+    torch.manual_seed(123)
+    random.seed(123)
+    residual = net()  # built before the snapshot: `net` itself seeds
+    calls = {
+        "cached_net": lambda: cached_net(
+            "sd",
+            lambda: stochastic_depth_(build_depth_net(8, 2), 0.5),
+            X,
+            y,
+            2,
+            "t",
+            tmp_path,
+            batch_size=8,
+            progress=False,
+        ),
+        "cached_twins": lambda: cached_twins(
+            [8], X, y, 2, "t", tmp_path, width=2, batch_size=8, progress=False
+        ),
+        "random_deletions": lambda: random_deletions(residual, X, y, ks=[0, 2], draws=2),
+        "path_gradients": lambda: path_gradients(residual, X, y, samples=2),
+        "filter_normalized_direction": lambda: filter_normalized_direction(residual, seed=1),
+        "landscape_slices": lambda: landscape_slices({"r": residual}, X, y, [0.0, 0.5]),
+    }
+    for name, call in calls.items():
+        torch_before, python_before = rng_states()
+        call()
+        torch_after, python_after = rng_states()
+        assert torch.equal(torch_before, torch_after), f"{name} changed torch's generator"
+        assert python_before == python_after, f"{name} changed Python's random generator"

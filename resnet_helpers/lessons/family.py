@@ -32,6 +32,7 @@ __all__ = [
 
 RESNETS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
 
+
 def _title(key: str) -> str:
     if key.startswith("resnet"):
         return model_name(key)

@@ -21,7 +21,7 @@ import html
 import torch
 from torch import nn
 
-from ..blocks import BLOCK_LABELS, BLOCKS, SHORTCUTS, _check_positive_int
+from ..blocks import BLOCK_LABELS, BLOCKS, SHORTCUTS, check_positive_int
 from ..measure import count_params
 from ..models import PlainBlock
 from .widgets import error_box, panel_output, with_snapshot
@@ -125,7 +125,7 @@ def explore_block(
         if block not in BLOCKS:
             raise ValueError(f"block type must be one of {list(BLOCKS)}, got {block!r}.")
         for name in ("input_channels", "output_channels", "strides", "size", "batch_size"):
-            _check_positive_int(name, result[name])
+            check_positive_int(name, result[name])
         if shortcut not in SHORTCUTS:
             raise ValueError(f"shortcut must be one of {list(SHORTCUTS)}, got {shortcut!r}.")
         num_channels = _num_channels(block, output_channels)

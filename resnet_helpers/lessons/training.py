@@ -1,7 +1,7 @@
 """Figures of notebook 04: a confusion matrix and the test images the network gets wrong.
 
 The training curves (`plot_history`, `LivePlot`) live beside the trainer, in
-`resnet_helpers.training.live_plot`. Each function here takes plain tensors or lists.
+`resnet_helpers.training.progress`. Each function here takes plain tensors or lists.
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ def plot_confusion_matrix(pred, true, class_names, title: str | None = None):
         for j in range(n):
             value = counts[i, j].item()
             if value:
-                ax.text(j, i, value, ha="center", va="center", fontsize=7,
-                        color="white" if value > threshold else "black")  # fmt: skip
+                color = "white" if value > threshold else "black"
+                ax.text(j, i, value, ha="center", va="center", fontsize=7, color=color)
     fig.colorbar(image, ax=ax, label="test images")
     accuracy = counts.diag().sum().item() / max(1, counts.sum().item())
     ax.set_title(title or f"Confusion matrix (accuracy {accuracy:.3f})")

@@ -1,60 +1,104 @@
-"""Why residual networks work (notebook 06), part 1: the trained networks (cached) and lesions.
+"""Why residual networks work (notebook 06): the trained twins, lesions, paths, loss landscapes
+and residual responses, in the notebook's order.
 
-Part 2, `why_it_works_measures.py`, holds the paths, the loss landscapes and the residual responses.
-
-    twins = cached_twins([20, 56], X, y, steps=200, key="cpu")       # trained once, then read back
-    acc = single_deletions(net, X_test, y_test)                       # delete one block at a time
-    curves = random_deletions(net, X_test, y_test, draws=3)           # delete k random blocks
+    twins = cached_twins([20, 56], X, y, steps=200, key="cpu")  # 0. trained once, then read back
+    acc = single_deletions(net, X_test, y_test)                  # 1. delete one block at a time
+    curves = random_deletions(net, X_test, y_test, draws=3)      #    delete k random blocks
+    grads = path_gradients(net, X, y, samples=10)                # 2. Veit et al. 2016: gradient per path
+    d = filter_normalized_direction(net, seed=1)                 # 3. Li et al. 2018, section 4
+    losses = loss_along(net, X, y, [d], alphas)                  #    a 1-D slice through the weights
+    rows = residual_responses(net, X)                            # 4. He et al. 2015, Fig. 7
+    stochastic_depth_(net)                                       # exercise 3: Huang et al. 2016
 
 A *block* here is a residual block of a `ResNet`'s stages, or the `PlainBlock` that replaces it in
 the plain twin (the same layers without the shortcut). Deleting a residual block keeps its shortcut
 (`ShortcutOnly`); deleting a plain block leaves nothing, so only blocks that keep the shape can go.
+Losses of the landscapes are measured in eval mode (BN uses its running statistics, which stay as
+trained) on a fixed slice of the training set. Nothing here reseeds the caller's random generators:
+draws use their own `random.Random` or `torch.Generator`, and training runs inside `fork_rng`.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
+import inspect
+import math
 import random
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..blocks import PreActResidual, ResidualBlock
+from ..blocks import ResidualBlock
+from ..measure import keep_modes
 from ..models import build_depth_net
-from ..training.checkpoints import CHECKPOINT_FORMAT, load_checkpoint, save_checkpoint
-from ..training.loop import accuracy, train_losses
-from .function_classes import KINDS
+from ..training.experiment import KINDS, accuracy, evaluate_loss, train_losses
+from ..training.trainer import CHECKPOINT_FORMAT, CheckpointError, load_checkpoint, save_checkpoint
 
 __all__ = [
-    "COLORS",
+    # 0. the twins, trained once
     "cached_net",
     "cached_twins",
     "checkpoint_path",
-    "StochasticDepth",
-    "stochastic_depth_",
-    "unwrap_",
-    "last_layer",
+    # 1. lesions
     "blocks_of",
     "is_downsampling",
     "downsampling_names",
-    "shortcut_of",
     "ShortcutOnly",
     "delete_blocks",
     "single_deletions",
     "random_deletions",
-    "line_style",
     "lesion_figure",
     "lesion_view",
     "lesion_panel",
+    # 2. paths
+    "path_counts",
+    "unroll",
+    "path_gradient",
+    "path_gradients",
+    "gradient_by_length",
+    "paths_figure",
+    # 3. loss landscapes
+    "filter_normalized_direction",
+    "loss_along",
+    "landscape_slices",
+    "curvature",
+    "landscape_table",
+    "slices_figure",
+    "contour_figure",
+    # 4. residual responses
+    "residual_responses",
+    "deletion_vs_response",
+    "responses_figure",
+    # exercise 3: stochastic depth
+    "StochasticDepth",
+    "stochastic_depth_",
+    "unwrap_",
 ]
 
 COLORS = {"plain": "tab:red", "residual": "tab:blue", "preact": "tab:green", "stochastic": "tab:purple"}
 
 
-# --- Trained networks, cached in the trainer's checkpoint format ---
+def _color(label: str) -> str | None:
+    """The colour of a network's label by its kind: "plain-20" red, "residual-56" blue, ..."""
+    return COLORS.get(label.split("-")[0])
+
+
+def _line_style(label: str, labels) -> dict:
+    """Colour by kind (`_color`), line style by depth among `labels` (the deepest solid,
+    shallower ones dashed, then dotted)."""
+    depth = int(label.rsplit("-", 1)[1])
+    deeper = {int(other.rsplit("-", 1)[1]) for other in labels if int(other.rsplit("-", 1)[1]) > depth}
+    return {"color": _color(label), "ls": ["-", "--", ":"][min(len(deeper), 2)]}
+
+
+# --- 0. The twins, trained once (cached as checkpoints) ---------------------------------------------
+
+LESSON_NET = "lesson-net"  # the `kind` of a cached network's checkpoint (not a trainer checkpoint)
 
 
 def checkpoint_path(folder, key: str, name: str) -> Path:
@@ -62,32 +106,65 @@ def checkpoint_path(folder, key: str, name: str) -> Path:
     return Path(folder) / f"why_it_works-{key}-{name}.pt"
 
 
+def _fingerprint(tensors) -> str:
+    """A short SHA-256 of the tensors' dtypes, shapes and bytes: equal only for equal tensors."""
+    digest = hashlib.sha256()
+    for t in tensors:
+        t = t.detach().cpu().contiguous()
+        digest.update(f"{t.dtype} {tuple(t.shape)};".encode())
+        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
 def cached_net(
     name: str, build, X, y, steps: int, key: str, folder="checkpoints", config=None, seed=0, **train_kwargs
 ):
     """`build()` (called after `torch.manual_seed(seed)`), trained with `train_losses` once and cached.
 
-    The network is saved with `save_checkpoint` as `checkpoint_path(folder, key, name)` in the
-    trainer's format (`format`, `epoch`, `model`, `history`, `config`); when a checkpoint with the
-    same config (`config` + the data's size and the training settings) is there, its weights are
-    loaded instead of training again. Returns (net in eval mode, losses, loaded: bool).
+    The network is saved with the trainer's `save_checkpoint` as `checkpoint_path(folder, key, name)`:
+    {"format", "kind": "lesson-net", "model", "history": {"loss": [...]}, "config"}. `config` holds
+    everything that decides the trained weights: fingerprints of the initial weights (so the
+    architecture and `seed`) and of the data X, y (so the subset, its seed and its resolution), the
+    number of steps, and every setting of `train_losses`, its defaults included. When the file's
+    config is this one, its weights are loaded instead of training again; otherwise the network is
+    trained and the file replaced. The caller's random generators are left as they were (`fork_rng`).
+    Returns (net in eval mode, losses, loaded: bool).
     """
-    settings = {k: v for k, v in train_kwargs.items() if k != "progress"}
-    config = {**(config or {}), "name": name, "steps": steps, "seed": seed, "key": key, "images": len(X),
-              "image_shape": list(X.shape[1:]), **settings}  # fmt: skip
-    torch.manual_seed(seed)
-    net = build()
-    path = checkpoint_path(folder, key, name)
-    state = load_checkpoint(path) if path.exists() else None
-    loaded = state is not None and state.get("config") == config
-    if loaded:
-        net.load_state_dict(state["model"])
-        losses = state["history"]["loss"]
-    else:
-        losses = train_losses(net, X, y, steps, seed=seed, desc=name, **train_kwargs)
-        state = {"format": CHECKPOINT_FORMAT, "epoch": 1, "model": net.state_dict(),
-                 "history": {"loss": losses}, "config": config}  # fmt: skip
-        save_checkpoint(path, state)
+    settings = inspect.signature(train_losses).bind(None, X, y, steps, seed=seed, **train_kwargs)
+    settings.apply_defaults()
+    settings = {k: v for k, v in settings.arguments.items() if k not in ("net", "X", "y", "desc", "progress")}
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        net = build()
+        config = {
+            **(config or {}),
+            "name": name,
+            "key": key,
+            **settings,
+            "images": len(X),
+            "image shape": list(X.shape[1:]),
+            "data": _fingerprint([X, y]),
+            "initial weights": _fingerprint(net.state_dict().values()),
+        }
+        path = checkpoint_path(folder, key, name)
+        try:
+            state = load_checkpoint(path)
+        except (FileNotFoundError, CheckpointError):  # nothing cached, or not a readable cache
+            state = {}
+        loaded = state.get("kind") == LESSON_NET and state.get("config") == config
+        if loaded:
+            net.load_state_dict(state["model"])
+            losses = state["history"]["loss"]
+        else:  # trained in the fork too: a StochasticDepth block draws from torch's generator
+            losses = train_losses(net, X, y, steps, seed=seed, desc=name, **train_kwargs)
+            state = {
+                "format": CHECKPOINT_FORMAT,
+                "kind": LESSON_NET,
+                "model": net.state_dict(),
+                "history": {"loss": losses},
+                "config": config,
+            }
+            save_checkpoint(path, state)
     return net.to(X.device).eval(), losses, loaded
 
 
@@ -115,60 +192,7 @@ def cached_twins(depths, X, y, steps: int, key: str, folder="checkpoints", width
     return out
 
 
-class StochasticDepth(nn.Module):
-    """A residual block whose branch is dropped at random in training (Huang et al. 2016, "Deep
-    Networks with Stochastic Depth"): with probability `p` the block is its `ShortcutOnly`; at test
-    time the branch is always there, scaled by 1 - p (its expected contribution)."""
-
-    def __init__(self, block: ResidualBlock, p: float):
-        super().__init__()
-        self.block, self.p = block, p
-
-    def forward(self, x):
-        b = self.block
-        if self.training and torch.rand(()).item() < self.p:
-            return ShortcutOnly(b)(x)
-        y = shortcut_of(b, x) + b.branch(x) * (1 if self.training else 1 - self.p)
-        return F.relu(y) if b.post_activation else y
-
-    @torch.no_grad()
-    def folded(self) -> ResidualBlock:
-        """The block alone, computing what this one does at test time: the 1 - p scale is folded
-        into the weight and bias of its branch's last layer (a BN, or a convolution)."""
-        last = last_layer(self.block)
-        last.weight.mul_(1 - self.p)
-        last.bias.mul_(1 - self.p)
-        return self.block
-
-
-def stochastic_depth_(net, p_last: float = 0.5):
-    """Wrap every block of `net` in `StochasticDepth` (in place), with the paper's linear rule: the
-    drop probability grows from near 0 at the first block to `p_last` at the last. Returns `net`;
-    `unwrap_(net)` puts back plain residual blocks that compute its test-time function."""
-    blocks = blocks_of(net)
-    for i, (name, block) in enumerate(blocks, start=1):
-        stage_name, j = name.split(".")
-        getattr(net, stage_name)[int(j)] = StochasticDepth(block, p_last * i / len(blocks))
-    return net
-
-
-def unwrap_(net):
-    """Replace every `StochasticDepth` of `net` by its `folded()` block (in place); returns `net`."""
-    for name, block in blocks_of(net):
-        if isinstance(block, StochasticDepth):
-            stage_name, j = name.split(".")
-            getattr(net, stage_name)[int(j)] = block.folded()
-    return net
-
-
-def last_layer(block: nn.Module) -> nn.Module:
-    """The last layer with weights in a block's branch: its last BN (post-activation blocks), or its
-    last convolution (pre-activation blocks, whose branch ends in one)."""
-    layers = block.branch_layers() if isinstance(block, ResidualBlock) else list(block)
-    return [m for m in layers if getattr(m, "weight", None) is not None][-1]
-
-
-# --- 1. Lesions: delete blocks at test time ---
+# --- 1. Lesion study: delete blocks at test time ----------------------------------------------------
 
 
 def blocks_of(net) -> list[tuple[str, nn.Module]]:
@@ -181,28 +205,16 @@ def blocks_of(net) -> list[tuple[str, nn.Module]]:
     ]
 
 
-def _convs(block: nn.Module) -> list[nn.Conv2d]:
+def is_downsampling(block: nn.Module) -> bool:
+    """True for a block that changes the shape (a stride or new channels): the first of a stage."""
     layers = block.branch_layers() if isinstance(block, ResidualBlock) else list(block)
-    return [m for m in layers if isinstance(m, nn.Conv2d)]
+    convs = [m for m in layers if isinstance(m, nn.Conv2d)]
+    return any(c.stride != (1, 1) for c in convs) or convs[0].in_channels != convs[-1].out_channels
 
 
 def downsampling_names(net) -> list[str]:
     """Names (from `blocks_of`) of the blocks that change the shape."""
     return [name for name, block in blocks_of(net) if is_downsampling(block)]
-
-
-def is_downsampling(block: nn.Module) -> bool:
-    """True for a block that changes the shape (a stride or new channels): the first of a stage."""
-    convs = _convs(block)
-    return any(c.stride != (1, 1) for c in convs) or convs[0].in_channels != convs[-1].out_channels
-
-
-def shortcut_of(block: ResidualBlock, x):
-    """What `block`'s forward pass adds its branch to: `block.shortcut(x)`, except for a
-    pre-activation block with a projection, whose 1x1 convolution takes the pre-activated input."""
-    if isinstance(block, PreActResidual) and block.projection is not None:
-        return block.projection(F.relu(block.bn1(x)))
-    return block.shortcut(x)
 
 
 class ShortcutOnly(nn.Module):
@@ -213,7 +225,7 @@ class ShortcutOnly(nn.Module):
         self.block = block
 
     def forward(self, x):
-        y = shortcut_of(self.block, x)
+        y = self.block.shortcut(x)
         return F.relu(y) if self.block.post_activation else y
 
 
@@ -271,27 +283,17 @@ def random_deletions(net, X, y, ks=None, draws: int = 3, seed: int = 0) -> dict[
     return result
 
 
-def line_style(label: str, labels) -> dict:
-    """Colour by kind ("plain-20": red, "residual-56": blue, "preact-20": green), line style by
-    depth among `labels` (the deepest solid, shallower ones dashed, then dotted)."""
-    depth = int(label.rsplit("-", 1)[1])
-    deeper = sorted(
-        {int(other.rsplit("-", 1)[1]) for other in labels if int(other.rsplit("-", 1)[1]) > depth}
-    )
-    return {"color": COLORS.get(label.split("-")[0]), "ls": ["-", "--", ":"][min(len(deeper), 2)]}
-
-
 def lesion_figure(singles: dict, randoms: dict, downsampling=(), chance: float = 0.1):
     """Left: accuracy after deleting each single block ({label: `single_deletions`}), the blocks
-    named in `downsampling` circled in their network's colour; right: after deleting k random blocks ({label:
-    `random_deletions`}: mean and the draws)."""
+    named in `downsampling` circled in their network's colour; right: after deleting k random
+    blocks ({label: `random_deletions`}: mean and the draws)."""
     import matplotlib.pyplot as plt
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4))
     for label, acc in singles.items():
         names = list(acc)
         xs = [i + 1 for i, n in enumerate(names) if acc[n] is not None]
-        style = line_style(label, singles)
+        style = _line_style(label, singles)
         left.plot(xs, [100 * acc[names[i - 1]] for i in xs], marker="o", ms=4, label=label, **style)
         down = [i for i in xs if names[i - 1] in downsampling]
         circled = [100 * acc[names[i - 1]] for i in down]  # in the line's colour: whose block it is
@@ -302,15 +304,16 @@ def lesion_figure(singles: dict, randoms: dict, downsampling=(), chance: float =
     )
     for label, curves in randoms.items():
         ks = sorted(curves)
-        style = line_style(label, randoms)
+        style = _line_style(label, randoms)
         for k in ks:
             right.scatter(
                 [k] * len(curves[k]), [100 * a for a in curves[k]], color=style["color"], alpha=0.3, s=12
             )
         means = [100 * sum(curves[k]) / len(curves[k]) for k in ks]
         right.plot(ks, means, marker="o", ms=4, label=label, **style)
-    right.set(title="delete k random blocks (dots: draws)", xlabel="blocks deleted (k)",
-              ylabel="test accuracy (%)")  # fmt: skip
+    right.set(
+        title="delete k random blocks (dots: draws)", xlabel="blocks deleted (k)", ylabel="test accuracy (%)"
+    )
     for ax in (left, right):
         ax.axhline(100 * chance, color="gray", ls="-.", lw=1, label=f"chance ({chance:.0%})")
         ax.set_ylim(0, 100)
@@ -329,13 +332,12 @@ def lesion_view(nets: dict, deleted, X, y, chance: float = 0.1):
 
     fig, ax = plt.subplots(figsize=(6.5, 3.2))
     for i, (label, net) in enumerate(nets.items()):
-        color = COLORS.get(label.split("-")[0])
         try:
             acc = accuracy(delete_blocks(net, deleted), X, y)
         except ValueError:
             ax.text(i, 3, "cannot delete a\ndownsampling plain\nblock", ha="center", fontsize=8)
             continue
-        ax.bar(i, 100 * acc, color=color)
+        ax.bar(i, 100 * acc, color=_color(label))
         ax.text(i, 100 * acc + 2, f"{acc:.1%}", ha="center")
     ax.axhline(100 * chance, color="gray", ls="--", lw=1, label=f"chance ({chance:.0%})")
     ax.set_xticks(range(len(nets)), list(nets))
@@ -355,8 +357,12 @@ def lesion_panel(nets: dict, X, y, deleted=()):
     from .widgets import panel_output, show_or_explain, with_snapshot
 
     names = [name for name, _ in blocks_of(next(iter(nets.values())))]
-    boxes = {n: widgets.Checkbox(value=n in deleted, description=n, indent=False,
-                                 layout=widgets.Layout(width="70px")) for n in names}  # fmt: skip
+    boxes = {
+        n: widgets.Checkbox(
+            value=n in deleted, description=n, indent=False, layout=widgets.Layout(width="70px")
+        )
+        for n in names
+    }
 
     def show(**ticked):
         chosen = [n.replace("_", ".") for n, v in ticked.items() if v]
@@ -367,3 +373,384 @@ def lesion_panel(nets: dict, X, y, deleted=()):
         [widgets.Label("tick the blocks to delete:"), widgets.HBox(list(boxes.values())), out]
     )
     return with_snapshot(panel, lesion_view(nets, list(deleted), X, y))
+
+
+# --- 2. Paths: n blocks unroll into 2^n paths (Veit et al. 2016) ---------------------------------
+
+
+def path_counts(n: int) -> list[int]:
+    """How many of the 2^n paths through n residual blocks pass through k branches, k = 0..n."""
+    return [math.comb(n, k) for k in range(n + 1)]
+
+
+def unroll(net, X, y) -> dict:
+    """One forward pass of the batch through `net` (a copy, in eval mode: BN uses its running
+    statistics), kept block by block for `path_gradient`: each block's input, branch and shortcut
+    outputs and ReLU mask, and the loss's gradient at the last block's output."""
+    net = copy.deepcopy(net).eval()
+    blocks = [block for _, block in blocks_of(net)]
+    if not all(isinstance(b, ResidualBlock) for b in blocks):
+        raise ValueError("path_gradients needs a residual network (its blocks have shortcuts).")
+    h = net.b1(X)
+    saved = []
+    for block in blocks:
+        x = h.detach().requires_grad_()
+        b, s = block.branch(x), block.shortcut(x)
+        mask = (b + s > 0) if block.post_activation else None
+        saved.append((x, b, s, mask, block.projection is not None))
+        h = F.relu(b + s) if block.post_activation else b + s
+    top = h.detach().requires_grad_()
+    out = top
+    for name, module in net.named_children():
+        if name != "b1" and module not in net.stages:
+            out = module(out)
+    (g_top,) = torch.autograd.grad(F.cross_entropy(out, y), top)
+    return {"saved": saved, "g_top": g_top}
+
+
+def path_gradient(unrolled: dict, through) -> torch.Tensor:
+    """The gradient at the first block's input carried by one path: through the branch of the
+    blocks numbered in `through` (0 = the first block), through the shortcut of all the others.
+    Summed over all 2^n paths, these are the full gradient (the backward pass is linear)."""
+    g = unrolled["g_top"]
+    for i in reversed(range(len(unrolled["saved"]))):
+        x, b, s, mask, projection = unrolled["saved"][i]
+        if mask is not None:
+            g = g * mask
+        if i in through:
+            (g,) = torch.autograd.grad(b, x, g, retain_graph=True)
+        elif projection:
+            (g,) = torch.autograd.grad(s, x, g, retain_graph=True)
+    return g
+
+
+def path_gradients(net, X, y, samples: int = 10, seed: int = 0) -> dict[int, float]:
+    """{k: mean gradient norm at the first block's input carried by one path through k branches}.
+
+    Veit et al. (2016), section 6: one forward pass of the batch through the whole network (in eval
+    mode: BN uses its running statistics); then for each k, `samples` times, the backward pass goes
+    through the branch of k random blocks and only through the shortcut of the others. The forward
+    pass is the full network's; only the gradient's route changes (`unroll`, `path_gradient`:
+    vector-Jacobian products block by block, so one forward pass serves every sample).
+    """
+    unrolled = unroll(net, X, y)
+    n = len(unrolled["saved"])
+    rng = random.Random(seed)
+    result = {}
+    for k in range(n + 1):
+        norms = [
+            path_gradient(unrolled, set(rng.sample(range(n), k))).norm().item()
+            for _ in range(1 if k in (0, n) else samples)
+        ]
+        result[k] = sum(norms) / len(norms)
+    return result
+
+
+def gradient_by_length(grads: dict[int, float]) -> dict[int, float]:
+    """{k: share of the total gradient carried by all paths of length k}: C(n, k) x the gradient of
+    one such path (`path_gradients`), normalised to sum to 1."""
+    n = max(grads)
+    total = {k: math.comb(n, k) * g for k, g in grads.items()}
+    s = sum(total.values())
+    return {k: v / s for k, v in total.items()}
+
+
+def paths_figure(grads: dict[int, float]):
+    """Three panels against path length k: how many paths, the gradient one path carries, and
+    the share of the total gradient all paths of length k carry."""
+    import matplotlib.pyplot as plt
+
+    n = max(grads)
+    ks = list(range(n + 1))
+    counts = path_counts(n)
+    share = gradient_by_length(grads)
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.6))
+    axes[0].bar(ks, [c / 2**n for c in counts], color="gray")
+    axes[0].set(title=f"paths of each length ({2**n:,} in all)", ylabel="share of the paths")
+    axes[1].semilogy(ks, [grads[k] for k in ks], marker="o", color=COLORS["residual"])
+    axes[1].set(title="gradient through one path", ylabel="gradient norm at the input (log)")
+    axes[2].bar(ks, [share[k] for k in ks], color=COLORS["residual"])
+    axes[2].set(title="share of the total gradient", ylabel="share of the gradient")
+    for ax in axes:
+        ax.axvline(n / 2, color="k", ls=":", lw=1, label=f"n/2 = {n / 2:g}")
+        ax.set_xlabel("path length k (branches passed through)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+# --- 3. Loss landscapes (Li et al. 2018): slices through the trained weights ---------------------
+
+
+def filter_normalized_direction(net: nn.Module, seed: int = 0) -> list[torch.Tensor]:
+    """A random direction in weight space, one tensor per parameter of `net`, filter-normalised.
+
+    Li, Xu, Taylor, Studer, Goldstein (2018), "Visualizing the Loss Landscape of Neural Nets": draw
+    d from a Gaussian, then scale each filter d[i] (an output channel of a convolution, a row of a
+    linear layer) to the norm of the same filter of the weights, ||d[i]|| = ||w[i]||. Parameters with
+    one dimension (BN scales and shifts, biases) get 0: they are not perturbed.
+    """
+    g = torch.Generator().manual_seed(seed)
+    direction = []
+    for p in net.parameters():
+        if p.dim() <= 1:
+            direction.append(torch.zeros_like(p))
+            continue
+        d = torch.randn(p.shape, generator=g, dtype=p.dtype).to(p.device)
+        w_norm = p.detach().flatten(1).norm(dim=1)
+        d_norm = d.flatten(1).norm(dim=1)
+        scale = (w_norm / (d_norm + 1e-10)).view(-1, *([1] * (p.dim() - 1)))
+        direction.append(d * scale)
+    return direction
+
+
+@torch.no_grad()
+def loss_along(net, X, y, directions, alphas, betas=None) -> np.ndarray:
+    """Loss of `net` with weights w + a d1 (+ b d2), in eval mode on X, y.
+
+    One direction: an array over `alphas`; two: a (len(betas), len(alphas)) grid. `net` is not
+    changed (a copy is perturbed; its BN running statistics are the trained ones)."""
+    model = copy.deepcopy(net).eval()
+    params = list(model.parameters())
+    base = [p.detach().clone() for p in params]
+    betas = [0.0] if betas is None else betas
+    if len(directions) == 1:
+        directions = [directions[0], [torch.zeros_like(p) for p in params]]
+    grid = np.zeros((len(betas), len(alphas)))
+    for j, b in enumerate(betas):
+        for i, a in enumerate(alphas):
+            for p, w, d1, d2 in zip(params, base, *directions, strict=True):
+                p.copy_(w + a * d1 + b * d2)
+            grid[j, i] = evaluate_loss(model, X, y)
+    return grid[0] if len(grid) == 1 else grid
+
+
+def landscape_slices(nets: dict, X, y, alphas, n_directions: int = 2, seed: int = 0) -> dict:
+    """{label: array (direction, alpha) of losses}: 1-D slices of each network ({label: net}) along
+    `n_directions` filter-normalised directions (seeds seed, seed + 1, ...)."""
+    return {
+        label: np.stack(
+            [
+                loss_along(net, X, y, [filter_normalized_direction(net, seed + i)], alphas)
+                for i in range(n_directions)
+            ]
+        )
+        for label, net in nets.items()
+    }
+
+
+def curvature(alphas, losses, points: int | None = None) -> float:
+    """Second derivative d²L/dα² at α = 0, from a parabola fitted to the `points` alphas nearest 0
+    (default: the middle quarter of the slice, at least 3). Large: a sharp valley; near 0 or
+    negative: flat, or not a minimum along this direction."""
+    alphas = np.asarray(alphas, dtype=float)
+    losses = np.asarray(losses, dtype=float)
+    points = points or max(3, len(alphas) // 4 + 1)
+    nearest = np.argsort(np.abs(alphas))[:points]
+    a2 = np.polyfit(alphas[nearest], losses[nearest], 2)[0]
+    return float(2 * a2)
+
+
+def landscape_table(slices: dict, alphas):
+    """A DataFrame, one row per network: the loss at the trained weights, the curvature there (mean
+    over the directions), the sharpness (the mean rise of the loss over the whole slice, L(α) - L(0)
+    averaged over α and directions) and the mean loss at the ends of the slices (α = ±max)."""
+    import pandas as pd
+
+    centre = int(np.argmin(np.abs(np.asarray(alphas))))
+    rows = {
+        label: {
+            "loss at the weights": float(losses[:, centre].mean()),
+            "curvature d²L/dα²": float(np.mean([curvature(alphas, row) for row in losses])),
+            "sharpness (mean rise)": float((losses - losses[:, [centre]]).mean()),
+            "loss at α = ±max": float(losses[:, [0, -1]].mean()),
+        }
+        for label, losses in slices.items()
+    }
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def slices_figure(slices: dict, alphas):
+    """One panel per depth: the 1-D slices (one line per direction) of the plain and residual twin."""
+    import matplotlib.pyplot as plt
+
+    depths = sorted({label.split("-")[1] for label in slices}, key=int)
+    fig, axes = plt.subplots(1, len(depths), figsize=(5.5 * len(depths), 3.6), squeeze=False)
+    for ax, depth in zip(axes[0], depths, strict=True):
+        for label, losses in slices.items():
+            if label.split("-")[1] != depth:
+                continue
+            for i, row in enumerate(losses):
+                ax.plot(
+                    alphas,
+                    row,
+                    color=_color(label),
+                    alpha=1 if i == 0 else 0.5,
+                    label=label if i == 0 else None,
+                )
+        ax.set(
+            title=f"{depth} layers: 1-D slices",
+            xlabel="α (step along a filter-normalised direction)",
+            ylabel="training loss (cross-entropy)",
+            yscale="log",
+        )
+        ax.grid(alpha=0.3, which="both")
+        ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def contour_figure(surfaces: dict, alphas, betas, levels: int = 20):
+    """Contour plots of 2-D surfaces ({label: grid from `loss_along`}), the same log-spaced contour
+    levels and colours in every panel; the trained weights are the cross at (0, 0)."""
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import LogNorm
+
+    low = max(min(float(s.min()) for s in surfaces.values()), 1e-3)
+    high = max(float(s.max()) for s in surfaces.values())
+    contour_levels = np.geomspace(low, max(high, 1.01 * low), levels)
+    norm = LogNorm(contour_levels[0], contour_levels[-1])
+    fig, axes = plt.subplots(
+        1, len(surfaces), figsize=(5 * len(surfaces) + 1, 4.4), squeeze=False, layout="constrained"
+    )
+    for ax, (label, grid) in zip(axes[0], surfaces.items(), strict=True):
+        cs = ax.contour(alphas, betas, grid, levels=contour_levels, cmap="viridis", norm=norm)
+        ax.plot(0, 0, "k+", ms=12)
+        ax.set(
+            title=f"{label}: training loss",
+            xlabel="α (direction 1)",
+            ylabel="β (direction 2)",
+            aspect="equal",
+        )
+    fig.colorbar(cs, ax=axes[0].tolist(), label="training loss (cross-entropy, log scale)", format="%.2g")
+    return fig
+
+
+# --- 4. How large are the residual responses? (He et al. 2015, Fig. 7) ---------------------------
+
+
+@torch.no_grad()
+def residual_responses(net, X) -> list[dict]:
+    """One row per block (He et al. 2015, Fig. 7): the std of the branch's output (its last layer's
+    output, before the addition: the residual response) over the images X, in eval mode. For a
+    residual block also the std of its shortcut's output, and their ratio; `net` is not changed."""
+    captured = {}
+    hooks = []
+    for name, block in blocks_of(net):
+        hooks.append(
+            block.last_layer().register_forward_hook(lambda m, i, o, n=name: captured.__setitem__(n, o))
+        )
+        if isinstance(block, ResidualBlock):
+            hooks.append(
+                block.register_forward_pre_hook(lambda m, i, n=name: captured.__setitem__(n + "/in", i[0]))
+            )
+    try:
+        with keep_modes(net):
+            net.eval()
+            net(X)
+    finally:
+        for h in hooks:
+            h.remove()
+    rows = []
+    for name, block in blocks_of(net):
+        row = {
+            "block": name,
+            "downsampling": is_downsampling(block),
+            "response std": captured[name].std().item(),
+        }
+        if isinstance(block, ResidualBlock):
+            row["shortcut std"] = block.shortcut(captured[name + "/in"]).std().item()
+            row["response / shortcut"] = row["response std"] / row["shortcut std"]
+        rows.append(row)
+    return rows
+
+
+def deletion_vs_response(singles: dict, full_accuracy: float, responses: list[dict]):
+    """A DataFrame, one row per block of a residual network: whether it downsamples, the accuracy
+    lost when it alone is deleted (`single_deletions`, against `full_accuracy`), and its response
+    relative to its shortcut (`residual_responses`)."""
+    import pandas as pd
+
+    rows = {
+        r["block"]: {
+            "downsampling": r["downsampling"],
+            "accuracy lost": full_accuracy - singles[r["block"]],
+            "response / shortcut": r["response / shortcut"],
+        }
+        for r in responses
+    }
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def responses_figure(responses: dict):
+    """He et al. 2015, Fig. 7, block by block, input side first ({label: `residual_responses`}):
+    left, the response std of every network; right, the residual networks' response relative to
+    their shortcut's std."""
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 3.8))
+    for label, rows in responses.items():
+        style = dict(marker=".", label=label, **_line_style(label, responses))
+        left.plot(range(1, len(rows) + 1), [r["response std"] for r in rows], **style)
+        if "response / shortcut" in rows[0]:
+            right.plot(range(1, len(rows) + 1), [r["response / shortcut"] for r in rows], **style)
+    left.set(title="response std (He et al. 2015, Fig. 7)", ylabel="std of the branch's last layer output")
+    right.set(title="response relative to the shortcut", ylabel="std(branch) / std(shortcut)")
+    for ax in (left, right):
+        ax.set_xlabel("block (1 = next to the input)")
+        ax.set_ylim(0, None)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+# --- Exercise 3: stochastic depth (Huang et al. 2016) -----------------------------------------------
+
+
+class StochasticDepth(nn.Module):
+    """A residual block whose branch is dropped at random in training (Huang et al. 2016, "Deep
+    Networks with Stochastic Depth"): with probability `p` the block is its `ShortcutOnly`; at test
+    time the branch is always there, scaled by 1 - p (its expected contribution). The draws come
+    from torch's generator, as dropout's do (`cached_net` trains inside `fork_rng`)."""
+
+    def __init__(self, block: ResidualBlock, p: float):
+        super().__init__()
+        self.block, self.p = block, p
+
+    def forward(self, x):
+        b = self.block
+        if self.training and torch.rand(()).item() < self.p:
+            return ShortcutOnly(b)(x)
+        y = b.shortcut(x) + b.branch(x) * (1 if self.training else 1 - self.p)
+        return F.relu(y) if b.post_activation else y
+
+    @torch.no_grad()
+    def folded(self) -> ResidualBlock:
+        """The block alone, computing what this one does at test time: the 1 - p scale is folded
+        into the weight and bias of its branch's last layer (a BN, or a convolution)."""
+        last = self.block.last_layer()
+        last.weight.mul_(1 - self.p)
+        last.bias.mul_(1 - self.p)
+        return self.block
+
+
+def stochastic_depth_(net, p_last: float = 0.5):
+    """Wrap every block of `net` in `StochasticDepth` (in place), with the paper's linear rule: the
+    drop probability grows from near 0 at the first block to `p_last` at the last. Returns `net`;
+    `unwrap_(net)` puts back plain residual blocks that compute its test-time function."""
+    blocks = blocks_of(net)
+    for i, (name, block) in enumerate(blocks, start=1):
+        stage_name, j = name.split(".")
+        getattr(net, stage_name)[int(j)] = StochasticDepth(block, p_last * i / len(blocks))
+    return net
+
+
+def unwrap_(net):
+    """Replace every `StochasticDepth` of `net` by its `folded()` block (in place); returns `net`."""
+    for name, block in blocks_of(net):
+        if isinstance(block, StochasticDepth):
+            stage_name, j = name.split(".")
+            getattr(net, stage_name)[int(j)] = block.folded()
+    return net
