@@ -37,10 +37,10 @@ import os
 import sys
 import time
 
-import bench_report as report
 import torch
-from bench_course import CourseSide, course_worker, pin
 
+import bench_report as report
+from bench_course import CourseSide, course_worker, pin
 from resnet_helpers.measure import count_flops, smallest_resolution
 from resnet_helpers.models import PRESETS, build_resnet
 from resnet_helpers.profiles import (
@@ -308,12 +308,6 @@ def main(argv=None) -> int:
     add("--lr", type=float, default=0.05, help=argparse.SUPPRESS)
     add("--course-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    needed = smallest_resolution(PRESETS[args.model])
-    if args.resolution < needed:
-        parser.error(
-            f"argument --resolution: {args.resolution} is too small for {args.model}: its last stage "
-            f"would get no pixels; the smallest that works is {needed} (the course uses 96)"
-        )
     if args.course_worker:
         return course_worker(args)
     args.tune_allocator = True  # a command line owns its process: our side reuses freed memory

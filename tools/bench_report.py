@@ -13,6 +13,7 @@ import statistics
 import textwrap
 from dataclasses import dataclass
 
+
 @dataclass(frozen=True)
 class Spread:
     """The median of paired measurements and their range."""
