@@ -1,24 +1,33 @@
-# make lab: set up (.venv, package, d2l, data) and open JupyterLab on notebooks/
-# make test: set up, then lint, unit tests and nbval over every notebook (smoke profile)
+# make lab: set up what a student needs (.venv, package, d2l, data) and open JupyterLab on notebooks/
+# make test: set up, also the test tools (.[test]), then lint, unit tests and nbval over every notebook
+#   (smoke profile)
 # make test-browser: the widgets driven in JupyterLab in headless Chromium (Debian's chromium)
+# The maintainers' tools (benchmark, Chinese edition, notebook tidier...) are scripts in tools/.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+TEST_STAMP := $(VENV)/.test-installed-stamp
 DATA := data/FashionMNIST/raw/.verified
 # Both books' d2l, side by side (--no-deps), for tests/test_d2l_versions.py: 0.17.6 is the
 # Chinese edition's, 1.0.3 the English one's (the one installed in the venv).
 D2L_VERSIONS := build/d2l/0.17.6/.stamp build/d2l/1.0.3/.stamp
 
-.PHONY: install data lab test test-browser lint unit nbval notebooks bench zh clean
+.PHONY: install install-test data lab test test-browser lint unit nbval notebooks bench zh clean
 
+# install: the student's set (pyproject's dependencies); install-test adds the test extra.
 install: $(STAMP)
+install-test: $(TEST_STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e .
 	$(PY) -m pip install -q --no-deps d2l==1.0.3
+	touch $@
+
+$(TEST_STAMP): $(STAMP)
+	$(PY) -m pip install -q -e '.[test]'
 	touch $@
 
 data: $(DATA)
@@ -43,20 +52,20 @@ lab: install data
 	$(VENV)/bin/jupyter lab --port=$(LAB_PORT) $(if $(LAB_AS_ROOT),--allow-root) \
 		$(if $(LAB_NO_DISPLAY),--no-browser) notebooks/
 
-lint: install
+lint: install-test
 	$(PY) -m ruff check .
 
-unit: install data $(D2L_VERSIONS)
+unit: install-test data $(D2L_VERSIONS)
 	$(PY) -m pytest -q tests --ignore=tests/browser
 
-nbval: install data
+nbval: install-test data
 # The Chinese edition runs the same code cells (tests/test_zh.py checks it is built from these), so
 # nbval runs the English notebooks only.
 	RESNET_PROFILE=smoke $(PY) -m pytest -q --nbval-lax --nbval-current-env --nbval-cell-timeout=600 -p no:cacheprovider --ignore=notebooks/zh notebooks
 
 test: lint unit nbval
 
-test-browser: install data
+test-browser: install-test data
 	$(PY) -m pytest -q -p no:cacheprovider tests/browser
 
 # Re-executes every notebook in place under the default profile (cpu here; the README says which
@@ -69,26 +78,28 @@ notebooks: install data
 			--ExecutePreprocessor.timeout=3600 --ExecutePreprocessor.store_widget_state=False \
 			"$$nb" || exit 1; \
 	done
-	$(PY) tests/scripts/tidy_notebooks.py notebooks/[0-9]*.ipynb
-	$(PY) -m resnet_helpers.zh --write
+	$(PY) tools/tidy_notebooks.py notebooks/[0-9]*.ipynb
+	$(PY) tools/zh.py --write
 
 # The Chinese edition: notebooks/zh/ rebuilt from the English notebooks and the translations in
 # notebooks/zh/translations/ (never executed on its own; tests/test_zh.py checks it is current).
 zh: install
-	$(PY) -m resnet_helpers.zh --write
+	$(PY) tools/zh.py --write
 
+# The course's pipeline against ours (tools/bench.py; BENCH_ARGS="--steps 20" to pass options).
 bench: install data
-	$(PY) -m resnet_helpers.training.bench
+	$(PY) tools/bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) data
 
-# The versions pyproject.toml claims: its floors exactly, on its oldest Python (test-oldest), and the
-# newest Python and packages pip resolves (test-newest); unit tests and one notebook, in a venv of
-# their own (default build/venv-oldest, build/venv-newest; OLDEST_VENV=..., NEWEST_VENV=... to move it).
+# The versions pyproject.toml claims: its floors exactly, on its oldest Python (test-oldest: 3.10,
+# found on PATH or in pyenv's versions; PYTHON=... to choose), and the newest Python and packages
+# pip resolves (test-newest); unit tests and one notebook, in a venv of their own (default
+# build/venv-oldest, build/venv-newest; OLDEST_VENV=..., NEWEST_VENV=... to move it). tools/versions.sh.
 .PHONY: test-oldest test-newest
 test-oldest:
-	tests/scripts/test_versions.sh oldest $(OLDEST_VENV)
+	tools/versions.sh oldest $(OLDEST_VENV)
 
 test-newest:
-	tests/scripts/test_versions.sh newest $(NEWEST_VENV)
+	tools/versions.sh newest $(NEWEST_VENV)

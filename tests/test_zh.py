@@ -1,9 +1,9 @@
-"""The Chinese edition's build: translations replace markdown only; stale ones are named."""
+"""The Chinese edition's build (tools/zh.py): translations replace markdown only; stale ones are named."""
 
 import nbformat
 import pytest
 
-from resnet_helpers import zh
+import zh
 
 SLUG = "owner/repo"
 

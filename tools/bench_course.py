@@ -20,11 +20,9 @@ from pathlib import Path
 
 import torch
 
-from ..data import default_root, seed_torchvision_cache
-from ..models import build_resnet
-from ..profiles import synchronize
-
-__all__ = ["pin", "course_worker", "CourseSide"]
+from resnet_helpers.data import default_root, seed_torchvision_cache
+from resnet_helpers.models import build_resnet
+from resnet_helpers.profiles import synchronize
 
 
 def pin(cpus: int | None, pid: int = 0) -> list[int]:
@@ -161,11 +159,9 @@ class CourseSide:
     """Parent side: starts the worker and asks it for steps."""
 
     def __init__(self, args, device: torch.device):
-        command = [
-            sys.executable, "-m", "resnet_helpers.training.bench", "--course-worker",
-            "--device", str(device), "--batch-size", str(args.batch_size),
-            "--resolution", str(args.resolution), "--model", args.model, "--lr", str(args.lr),
-        ]  # fmt: skip
+        command = [sys.executable, str(Path(__file__).with_name("bench.py")), "--course-worker"]
+        command += ["--device", str(device), "--batch-size", str(args.batch_size)]
+        command += ["--resolution", str(args.resolution), "--model", args.model, "--lr", str(args.lr)]
         command += ["--loader-cpus", str(args.loader_cpus)] if args.loader_cpus else []
         pipe = subprocess.PIPE
         self.proc = subprocess.Popen(command, stdin=pipe, stdout=pipe, text=True, bufsize=1)

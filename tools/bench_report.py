@@ -1,4 +1,5 @@
-"""The benchmark's arithmetic and wording, without any clock or device (tested on made-up steps).
+"""The benchmark's (`bench.py`) arithmetic and wording, without any clock or device (tested on
+made-up steps).
 
 A *step* is a dict `{"wall": seconds, "images": n}`. The benchmark runs the sides in rounds
 (course, ours at the course's precision, ours at its best, in a rotating order), so round `i` of
@@ -11,21 +12,6 @@ from __future__ import annotations
 import statistics
 import textwrap
 from dataclasses import dataclass
-
-__all__ = [
-    "Spread",
-    "rate",
-    "step_rates",
-    "paired_ratios",
-    "spread",
-    "utilisation",
-    "fp32_arithmetic",
-    "speedup_lines",
-    "interpretation",
-    "build_report",
-    "fold",
-    "folded",
-]
 
 
 @dataclass(frozen=True)
@@ -67,14 +53,17 @@ def spread(values) -> Spread:
 
 
 def utilisation(images_per_s: float, flops_per_image: float, peak_flops: float) -> float:
-    """Model FLOP utilisation: the share of a matmul peak that the model's FLOPs reach."""
+    """Model FLOP utilisation: the share of a measured peak that the model's FLOPs reach."""
     return images_per_s * flops_per_image / peak_flops
 
 
-def fp32_arithmetic(device_type: str, cudnn_tf32: bool = False, onednn_fpmath: str = "") -> str:
-    """What an fp32 network's convolutions really compute in: `tf32` on CUDA when cuDNN may use
-    it (PyTorch's default), `bf16` on a CPU told to (oneDNN fpmath mode), else `fp32`."""
-    if device_type == "cuda" and cudnn_tf32:
+def fp32_arithmetic(
+    device_type: str, cudnn_tf32: bool = False, onednn_fpmath: str = "", capability: tuple | None = None
+) -> str:
+    """What an fp32 network's convolutions really compute in: `tf32` on a CUDA device that has it
+    (compute `capability` 8.0 or more: Ampere and later; a T4 is 7.5) when cuDNN may use it
+    (PyTorch's default), `bf16` on a CPU told to (oneDNN fpmath mode), else `fp32`."""
+    if device_type == "cuda" and cudnn_tf32 and capability is not None and tuple(capability) >= (8, 0):
         return "tf32"
     if device_type == "cpu" and onednn_fpmath.strip().lower() in ("bf16", "any"):
         return "bf16"
@@ -120,6 +109,14 @@ def interpretation(pipeline: Spread, total: Spread, best: str, course_util: floa
     )
 
 
+def _share(util: float, arith: str) -> str:
+    """'61.2% of the fp32 peak', and a warning above 100% (then the peak measured here is too low)."""
+    text = f"{100 * util:.1f}% of the {arith} peak"
+    if util > 1:
+        text += " (above 100%: this peak was measured too low; rerun, or give a larger --peak-size)"
+    return text
+
+
 def _range(values) -> str:
     return f"{values[0]:.1f}" if len(values) == 1 else f"{min(values):.1f}-{max(values):.1f}"
 
@@ -132,10 +129,10 @@ def build_report(device, best, arith, peaks, flops, warm, runs, native_bf16=True
     course_arith = f"fp32, cuDNN convolutions in {arith}" if arith == "tf32" else arith
     emulated = "" if native_bf16 or "bf16" not in peaks else " (this CPU has no native bf16: emulated)"
     lines = [
-        "matmul peaks measured here (best before/after): "
+        "peaks measured here (best of matmuls and a 3x3 convolution's training step, before/after): "
         + ", ".join(f"{k} {v / 1e9:,.1f} GFLOP/s" for k, v in peaks.items())
         + emulated,
-        f"model: {flops / 1e9:.2f} GFLOP per training image (forward + backward = 3 x forward)",
+        f"model: {flops / 1e9:.2f} GFLOP per training image (forward + backward, counted exactly)",
     ]
     c = runs["course"]
     loader = c[-1].get("loader_affinity") or []
@@ -153,15 +150,22 @@ def build_report(device, best, arith, peaks, flops, warm, runs, native_bf16=True
     c_util = utilisation(c_rate, flops, peaks[arith])
     without = rate([{"wall": r["step"], "images": r["images"]} for r in c])
     result = {
-        "device": device, "precision": best, "course_arithmetic": arith, "flops_per_image": flops,
-        "peaks": peaks, "course_images_per_s": c_rate, "course_images_per_s_without_loading": without,
-        "course_mfu": c_util, "loader_affinity": loader, "course_startup_s": warm["startup"],
-    }  # fmt: skip
+        "device": device,
+        "precision": best,
+        "course_arithmetic": arith,
+        "flops_per_image": flops,
+        "peaks": peaks,
+        "course_images_per_s": c_rate,
+        "course_images_per_s_without_loading": without,
+        "course_mfu": c_util,
+        "loader_affinity": loader,
+        "course_startup_s": warm["startup"],
+    }
     lines.append(
         f"course (d2l loaders, {course_arith}, NCHW, train_ch6 step): {c_rate:.1f} images/s wall "
         f"clock (per round {_range(step_rates(c))}); {without:.1f} images/s without the data "
         f"loading (what train_ch6's examples/sec reports); {c_rate * flops / 1e9:.1f} GFLOP/s = "
-        f"{100 * c_util:.1f}% of the {arith} matmul peak"
+        f"{_share(c_util, arith)}"
     )
     for name, steps in runs.items():
         if name == "course":
@@ -173,16 +177,20 @@ def build_report(device, best, arith, peaks, flops, warm, runs, native_bf16=True
         lines.append(
             f"ours in {name} (data on {device}, channels_last, sums on device): {r:.1f} images/s wall "
             f"clock (per round {_range(step_rates(steps))}); {r * flops / 1e9:.1f} GFLOP/s = "
-            f"{100 * util:.1f}% of the {own} matmul peak"
+            f"{_share(util, own)}"
         )
     ceilings = ", ".join(f"{p / flops:,.1f} at the {a} peak" for a, p in peaks.items())
     lines.append(f"ceilings (images/s at 100% of a peak): {ceilings}")
     pipeline = spread(paired_ratios(c, runs["fp32"]))
     total = spread(paired_ratios(c, runs[best]))
     result.update(
-        pipeline=pipeline, total=total, speedup=total.median, pipeline_speedup=pipeline.median,
-        ours_images_per_s=result[f"ours_{best}_images_per_s"], ours_mfu=result[f"ours_{best}_mfu"],
-    )  # fmt: skip
+        pipeline=pipeline,
+        total=total,
+        speedup=total.median,
+        pipeline_speedup=pipeline.median,
+        ours_images_per_s=result[f"ours_{best}_images_per_s"],
+        ours_mfu=result[f"ours_{best}_mfu"],
+    )
     result["interpretation"] = interpretation(pipeline, total, best, c_util, result["ours_mfu"])
     lines += speedup_lines(pipeline, total, arith, best)
     return lines, result

@@ -1,4 +1,4 @@
-"""`python -m resnet_helpers.training.bench`: the course's training pipeline against ours, in one run.
+"""`python tools/bench.py` (`make bench`): the course's training pipeline against ours, in one run.
 
 All sides train the course's ResNet-18 on the same 96x96 Fashion-MNIST batches of 256 on the same
 device, timed by the wall clock with data loading included:
@@ -19,20 +19,31 @@ Each round gives one paired ratio; the report gives the median and range of the 
 pipeline speedup (ours in fp32 / course) then, last, `speedup:` (ours at its best / course).
 `--loader-cpus N` pins the course (its loader workers included) and ours to N cores, as Colab
 gives a GPU 2 vCPUs; the default is 2 on GPUs, all cores on CPUs.
+
+Utilisation is a side's FLOP/s over the peak of its arithmetic measured here. A training image's
+FLOPs are counted exactly, forward and backward (`count_flops(..., backward=True)`: the stem needs
+no input gradient). The peak is the best of n x n matmuls at several sizes and of a 3x3
+convolution's training step (forward, input and weight gradients: the kernels a ResNet's step runs
+most), measured before and after the steps: a whole step, with its BN, pooling and small maps,
+stays below it. This is a maintainer's tool (a script, not part of the package): it imports the
+package and its neighbours `bench_course.py` and `bench_report.py`.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
 
 import torch
 
-from ..measure import count_flops
-from ..models import PRESETS, build_resnet
-from ..profiles import (
+import bench_report as report
+from bench_course import CourseSide, course_worker, pin
+from resnet_helpers.measure import count_flops, smallest_resolution
+from resnet_helpers.models import PRESETS, build_resnet
+from resnet_helpers.profiles import (
     Precision,
     choose_device,
     choose_precision,
@@ -40,14 +51,9 @@ from ..profiles import (
     environment_report,
     synchronize,
 )
-from . import bench_report as report
-from .bench_course import CourseSide, course_worker, pin
-from .cli import check_resolution, preset_resolution, run_size, whole_number
-from .recipes import RunSettings, init_weights
-from .runtime import seeded
-from .trainer import Trainer
-
-__all__ = ["matmul_peak", "model_train_flops", "bench", "benchmark", "main"]
+from resnet_helpers.training.device_data import DeviceData
+from resnet_helpers.training.recipes import RunSettings, init_weights
+from resnet_helpers.training.trainer import Trainer
 
 PRECISIONS = {
     "fp32": Precision("fp32", None, False, "asked for"),
@@ -67,33 +73,87 @@ def _timer_class():
     return benchmark.Timer
 
 
-def matmul_peak(device, arith: str = "fp32", n: int | None = None, min_time: float = 0.3) -> float:
-    """Best FLOP/s of an n x n matmul on `device` in `arith` (fp32, tf32, bf16, fp16): 2 n^3 FLOPs."""
-    device = torch.device(device)
-    n = n or (8192 if device.type == "cuda" else 2048)
-    a, b = (torch.randn(n, n, device=device).to(_DTYPES[arith]) for _ in range(2))
-    tf32 = torch.backends.cuda.matmul.allow_tf32
-    torch.backends.cuda.matmul.allow_tf32 = arith == "tf32"
+def _measure(stmt: str, min_time: float, **values) -> float:
+    """The best time of `stmt` (torch.utils.benchmark: synchronises CUDA around its blocks)."""
+    timer = _timer_class()(stmt, globals={"torch": torch, **values}, num_threads=torch.get_num_threads())
+    return min(timer.blocked_autorange(min_run_time=min_time).times)
+
+
+@contextlib.contextmanager
+def _arithmetic(arith: str):
+    """CUDA's TF32 switches set for `arith` inside the block, put back after."""
+    matmul, cudnn = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = arith == "tf32"
     try:
-        timer = _timer_class()("a @ b", globals={"a": a, "b": b}, num_threads=torch.get_num_threads())
-        measurement = timer.blocked_autorange(min_run_time=min_time)
+        yield
     finally:
-        torch.backends.cuda.matmul.allow_tf32 = tf32
-    return 2 * n**3 / min(measurement.times)
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = matmul, cudnn
+
+
+def matmul_peak(device, arith: str = "fp32", sizes=None, min_time: float = 0.3) -> float:
+    """Best FLOP/s of n x n matmuls on `device` in `arith` (fp32, tf32, bf16, fp16) over the `sizes`
+    n (default 1024, 2048, 4096 on CPUs; 4096, 8192 on GPUs): 2 n^3 FLOPs each."""
+    device = torch.device(device)
+    sizes = sizes or ((4096, 8192) if device.type == "cuda" else (1024, 2048, 4096))
+    best = 0.0
+    with _arithmetic(arith):
+        for n in sizes:
+            a, b = (torch.randn(n, n, device=device).to(_DTYPES[arith]) for _ in range(2))
+            best = max(best, 2 * n**3 / _measure("a @ b", min_time, a=a, b=b))
+    return best
+
+
+def conv_peak(device, arith: str = "fp32", batch: int | None = None, channels: int = 128, side: int = 24,
+              min_time: float = 0.3) -> float:
+    """FLOP/s of a 3x3 convolution's training step (`channels` to `channels` on `side` x `side`
+    maps, channels_last): forward, input gradient and weight gradient, 3 x 2 x its multiply-adds."""
+    device = torch.device(device)
+    batch = batch or (256 if device.type == "cuda" else 32)
+    dtype, fmt = _DTYPES[arith], torch.channels_last
+    conv = torch.nn.Conv2d(channels, channels, 3, padding=1, bias=False).to(device, dtype, memory_format=fmt)
+    x = torch.randn(batch, channels, side, side, device=device, dtype=dtype).contiguous(memory_format=fmt)
+    x.requires_grad_(True)
+    g = torch.randn_like(x)
+    with _arithmetic(arith):
+        seconds = _measure("torch.autograd.grad(conv(x), (x, conv.weight), g)", min_time, conv=conv, x=x, g=g)
+    return 3 * 2 * batch * channels * channels * 9 * side * side / seconds
+
+
+def peak(device, arith: str = "fp32", sizes=None, small: bool = False) -> float:
+    """The peak of `arith` measured here: the best of `matmul_peak` and `conv_peak` (`small`: a
+    CPU without native bf16 emulates it slowly, so small sizes)."""
+    if small:
+        return max(matmul_peak(device, arith, (512,)), conv_peak(device, arith, batch=4))
+    return max(matmul_peak(device, arith, sizes), conv_peak(device, arith))
 
 
 def model_train_flops(model: str, resolution: int) -> int:
-    """FLOPs of one training image: forward + backward ~ 3 x forward (counted on 'meta')."""
+    """FLOPs of one training image, forward and backward, counted exactly on 'meta'."""
     with torch.device("meta"):
         net = build_resnet(model)
-    return 3 * count_flops(net, (1, net.config.in_channels, resolution, resolution))
+    return count_flops(net, (1, net.config.in_channels, resolution, resolution), backward=True)
 
 
 def fp32_arith(device: torch.device) -> str:
     """What fp32 convolutions compute in, in this process (see `bench_report.fp32_arithmetic`)."""
+    capability = torch.cuda.get_device_capability(device) if device.type == "cuda" else None
     return report.fp32_arithmetic(
-        device.type, torch.backends.cudnn.allow_tf32, os.environ.get("ONEDNN_DEFAULT_FPMATH_MODE", "")
+        device.type, torch.backends.cudnn.allow_tf32, os.environ.get("ONEDNN_DEFAULT_FPMATH_MODE", ""),
+        capability,
     )
+
+
+@contextlib.contextmanager
+def _seeded(seed: int, device: torch.device):
+    """The block on a fork of the global RNG (CPU and, for CUDA, every CUDA generator) seeded with
+    `seed`: the caller's random stream goes on as if the block had not run."""
+    cuda = list(range(torch.cuda.device_count())) if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda):
+        if cuda:
+            torch.manual_seed(seed)  # the CPU's and every CUDA generator: all forked
+        else:
+            torch.random.default_generator.manual_seed(seed)  # other devices' left alone
+        yield
 
 
 # --------------------------------------------------------------------------- our side
@@ -103,12 +163,12 @@ class _Ours:
     def __init__(self, args, device: torch.device, precision: Precision, data):
         self.device, self.data, self.precision = device, data, precision
         self.settings = RunSettings(epochs=1, batch_size=args.batch_size, resolution=args.resolution)
-        with seeded(0, device):  # the caller's random stream is left as it was
+        with _seeded(0, device):  # the caller's random stream is left as it was
             net = build_resnet(args.model)
             self.trainer = Trainer(
                 net, data, "course", self.settings, precision=precision, progress=False, live_plot=False,
                 log=None, compile=args.compile, tune_allocator=args.tune_allocator,  # main(): reuse memory
-            )  # fmt: skip
+            )
             init_weights(net, self.trainer.recipe)
         self.epoch = 0
         self.batches = self._batches()
@@ -159,13 +219,10 @@ def bench(args) -> dict:
         arith = fp32_arith(device)
         native_bf16 = device.type == "cuda" or cpu_supports_bf16()
         needed = dict.fromkeys([arith, best.name])  # ordered, no repeats
-        # Without native bf16 a CPU emulates it slowly: measure on a small matrix to keep it short.
-        small = min(args.peak_size or 512, 512)
-        size = {a: small if a == "bf16" and not native_bf16 else args.peak_size for a in needed}
-        peaks = {a: matmul_peak(device, a, size[a]) for a in needed}
+        sizes = (args.peak_size,) if args.peak_size else None
+        emulated = {a: a == "bf16" and not native_bf16 for a in needed}
+        peaks = {a: peak(device, a, sizes, emulated[a]) for a in needed}
         flops = model_train_flops(args.model, args.resolution)
-        from .device_data import DeviceData
-
         data = DeviceData(device)
         course = CourseSide(args, device)
         try:
@@ -184,7 +241,7 @@ def bench(args) -> dict:
         finally:
             course.close()
         # Measured again after the steps; the best of the two is the peak (a busy machine lowers it).
-        peaks = {a: max(p, matmul_peak(device, a, size[a])) for a, p in peaks.items()}
+        peaks = {a: max(p, peak(device, a, sizes, emulated[a])) for a, p in peaks.items()}
     finally:
         if loader_cpus and old_affinity:
             os.sched_setaffinity(0, old_affinity)
@@ -201,22 +258,40 @@ def benchmark(
     model: str = "resnet18", device: str | None = None, peak_size: int | None = None,
     compile: bool = False, precision: str = "auto", loader_cpus: int | None = None,
     round_steps: int | None = None, tune_allocator: bool = False,
-) -> dict:  # fmt: skip
-    """`python -m resnet_helpers.training.bench` from Python: prints the report, returns the numbers.
+) -> dict:
+    """`python tools/bench.py` from Python: prints the report, returns the numbers.
     This process's CPU allocator is tuned (`tune_cpu_allocator`) only with `tune_allocator=True`."""
     args = argparse.Namespace(**locals(), lr=0.05, course_worker=False)
     return bench(args)
 
 
+def whole_number(minimum: int, advice: str):
+    """An argparse `type=`: an int >= `minimum`, else one error line naming the value and the fix."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number; {advice}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is too small; {advice}")
+        return value
+
+    return parse
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m resnet_helpers.training.bench",
+        prog="python tools/bench.py",
         description="The course's training pipeline against ours: images/s, utilisation, speedups.",
     )
-    add = parser.add_argument  # sizes: the training command line's checks (cli.py), one error line
+    add = parser.add_argument
+    smallest = min(smallest_resolution(config) for config in PRESETS.values())
     add("--model", default="resnet18", choices=list(PRESETS), help="a preset")
-    add("--batch-size", type=run_size("batch_size"), default=256)
-    add("--resolution", type=preset_resolution(), default=96)
+    add("--batch-size", default=256,
+        type=whole_number(2, "BatchNorm needs 2 or more images per batch, e.g. --batch-size 256"))
+    add("--resolution", default=96,
+        type=whole_number(smallest, f"the presets need {smallest} pixels or more (the course uses 96)"))
     add("--device", default=None, help="cpu, cuda, ... (default: the best there is)")
     add("--precision", choices=["auto", *PRECISIONS], default="auto", help="ours at its best")
     for name, least, example, default, text in [
@@ -224,15 +299,15 @@ def main(argv=None) -> int:
         ("round-steps", 1, 10, None, "steps per side per round (default: 1 on CPUs, 10 on GPUs)"),
         ("warmup", 0, 3, 1, "untimed steps of each first (the course's loader: more)"),
         ("loader-cpus", 0, 2, None, "pin the course (its loaders too) and ours to N cores (GPUs: 2; 0: all)"),
-    ]:  # fmt: skip
+    ]:
         number = whole_number(least, f"{least} or more, e.g. --{name} {example}")
         add(f"--{name}", type=number, default=default, help=text)
-    parser.add_argument("--peak-size", type=int, default=None, help="matrix side for the matmul peak")
-    parser.add_argument("--compile", action="store_true", help="torch.compile our network")
-    parser.add_argument("--lr", type=float, default=0.05, help=argparse.SUPPRESS)
-    parser.add_argument("--course-worker", action="store_true", help=argparse.SUPPRESS)
+    add("--peak-size", type=whole_number(1, "e.g. --peak-size 2048"), default=None,
+        help="matrix side for the matmul peak (default: several)")
+    add("--compile", action="store_true", help="torch.compile our network")
+    add("--lr", type=float, default=0.05, help=argparse.SUPPRESS)
+    add("--course-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    check_resolution(parser, args)
     if args.course_worker:
         return course_worker(args)
     args.tune_allocator = True  # a command line owns its process: our side reuses freed memory

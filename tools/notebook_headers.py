@@ -1,8 +1,8 @@
-"""Colab badges and setup cells of the notebooks, generated from one place: the repository
-URL in pyproject.toml (`[project.urls] Repository`).
+"""The notebooks' headers: each one's Colab badge and setup cell, generated from one place, the
+repository URL in pyproject.toml (`[project.urls] Repository`).
 
-    python -m resnet_helpers.colab           # check: list every notebook that disagrees (exit 1)
-    python -m resnet_helpers.colab --write   # rewrite the badges and setup cells to agree
+    python tools/notebook_headers.py           # check: list every notebook that disagrees (exit 1)
+    python tools/notebook_headers.py --write   # rewrite the badges and setup cells to agree
 
 A notebook's first cell (markdown) holds the badge line; its first code cell is the setup cell.
 This is a maintainer's tool: it works in a source checkout, not on an installed copy.
@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-import tomllib
 from pathlib import Path
 
 import nbformat
@@ -40,8 +39,12 @@ print(environment_report(P))"""
 
 
 def repo_slug(pyproject: Path = ROOT / "pyproject.toml") -> str:
-    """'owner/name' from `[project.urls] Repository = "https://github.com/owner/name"`."""
-    url = tomllib.loads(pyproject.read_text())["project"]["urls"]["Repository"]
+    """'owner/name' from `[project.urls] Repository = "https://github.com/owner/name"` (the one
+    line read with a regular expression: `tomllib` is Python 3.11's, the floor is 3.10)."""
+    line = re.search(r'^Repository\s*=\s*"([^"]*)"', pyproject.read_text(), flags=re.M)
+    if not line:
+        raise ValueError(f"{pyproject}: no `Repository = \"https://github.com/OWNER/NAME\"` line")
+    url = line.group(1)
     match = re.fullmatch(r"https://github\.com/([\w.-]+/[\w.-]+?)(?:\.git)?/?", url)
     if not match:
         raise ValueError(f"pyproject.toml: Repository must be https://github.com/OWNER/NAME, got {url!r}")
@@ -107,7 +110,7 @@ def notebooks(folder: Path = ROOT / "notebooks") -> list[Path]:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m resnet_helpers.colab",
+        prog="python tools/notebook_headers.py",
         description="Check that every notebook's Colab badge and setup cell agree with pyproject.toml.",
     )
     parser.add_argument("--write", action="store_true", help="rewrite the badges and setup cells to agree")

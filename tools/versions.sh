@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Test the package on the versions pyproject.toml claims (`make test-oldest`, `make test-newest`).
 #
-#   tests/scripts/test_versions.sh oldest [VENV]   # the declared floors, exactly, on the oldest Python
-#   tests/scripts/test_versions.sh newest [VENV]   # the newest Python and packages pip resolves
+#   tools/versions.sh oldest [VENV]   # the declared floors, exactly, on the oldest Python
+#   tools/versions.sh newest [VENV]   # the newest Python and packages pip resolves
 #
 # oldest: the interpreter is requires-python's floor and every `name>=V` in [project] dependencies
 #   is installed as `name==V` (also as constraints), the rest of the package resolved around them.
@@ -17,7 +17,7 @@ set -euo pipefail
 which=${1:?usage: $0 oldest|newest [VENV]}
 venv=${2:-build/venv-$which}
 notebook=${NOTEBOOK:-notebooks/02_residual_block.ipynb}
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/.."
 
 floors() {  # requires-python and the `name>=V` lines of [project] dependencies, as `name==V`
   sed -n 's/^requires-python = ">=\([0-9.]*\)"/python==\1/p' pyproject.toml

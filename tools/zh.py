@@ -9,14 +9,14 @@ and recording which English text it was made from (the first 12 hex digits of it
     <!-- cell 2fd30304 | en 1a2b3c4d5e6f -->
     # 从这里开始 ...
 
-    python -m resnet_helpers.zh            # check: stale or missing translations, out-of-date notebooks
-    python -m resnet_helpers.zh --write    # rebuild notebooks/zh/*.ipynb (`make zh`)
-    python -m resnet_helpers.zh --todo NB  # print blocks to translate: new cells and changed ones (with
-                                           # the English text), ready to paste into the translation file
+    python tools/zh.py            # check: stale or missing translations, out-of-date notebooks
+    python tools/zh.py --write    # rebuild notebooks/zh/*.ipynb (`make zh`)
+    python tools/zh.py --todo NB  # print blocks to translate: new cells and changed ones (with
+                                  # the English text), ready to paste into the translation file
 
 When an English markdown cell changes, its translation goes stale: the check names the cell, and
 the build keeps the old translation until someone updates it (it never shows English silently).
-This is a maintainer's tool: it works in a source checkout, like `colab.py`.
+This is a maintainer's tool: it works in a source checkout, like `notebook_headers.py`.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from pathlib import Path
 
 import nbformat
 
-from .colab import BADGE_PREFIX, badge, notebooks, repo_slug
+from notebook_headers import BADGE_PREFIX, badge, notebooks, repo_slug
 
 ROOT = Path(__file__).resolve().parents[1]
 EN = ROOT / "notebooks"
@@ -93,7 +93,7 @@ def build(notebook: Path, translations: dict[str, Translation], slug: str):
                 f"translated (translated from {t.en_hash}, now {en_hash(cell.source)})"
             )
         cell.source = _with_badge(t.text, notebook.name, slug) if index == 0 else t.text
-    nb.metadata["zh_edition"] = {"built_from": f"../{notebook.name}", "by": "python -m resnet_helpers.zh"}
+    nb.metadata["zh_edition"] = {"built_from": f"../{notebook.name}", "by": "python tools/zh.py"}
     return nb, problems
 
 
@@ -141,7 +141,7 @@ def todo(notebook: Path) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m resnet_helpers.zh",
+        prog="python tools/zh.py",
         description="Check the Chinese edition (notebooks/zh/) against the English notebooks and "
         "the translations; with --write, rebuild it.",
     )

@@ -9,9 +9,9 @@ keeps freed memory in the process (`tune_cpu_allocator`; `--default-allocator` l
 default). Each variant prints images/s: the median of --steps timed steps after two untimed
 ones, with the slowest and fastest. Last, --rounds alternating rounds of nn.Conv2d and unfold on
 the 3x3 maps give paired ratios (a machine getting busier slows both). The README quotes runs of
-this script.
+this script (docs/measurements.md).
 
-    python tests/scripts/cpu_step_variants.py [--steps 4] [--rounds 5] [--fp32] [--default-allocator]
+    python tools/cpu_step_variants.py [--steps 4] [--rounds 5] [--fp32] [--default-allocator]
 """
 
 from __future__ import annotations

@@ -1,15 +1,28 @@
-"""Every notebook's Colab badge and setup cell agree with the slug in pyproject.toml."""
+"""Every notebook's Colab badge and setup cell agree with the slug in pyproject.toml
+(tools/notebook_headers.py)."""
 
 import shutil
 
 import nbformat
 import pytest
 
-from resnet_helpers import colab
+import notebook_headers as colab
 
 
 def test_slug_is_read_from_pyproject():
     assert colab.repo_slug() == "d2l-resnet/resnet-notebooks"
+
+
+def test_slug_needs_a_github_repository_line(tmp_path):
+    path = tmp_path / "pyproject.toml"
+    path.write_text('[project.urls]\nRepository = "https://github.com/owner/name.git"\n')
+    assert colab.repo_slug(path) == "owner/name"
+    path.write_text('[project.urls]\nRepository = "https://gitlab.com/owner/name"\n')
+    with pytest.raises(ValueError, match="must be https://github.com/OWNER/NAME, got 'https://gitlab"):
+        colab.repo_slug(path)
+    path.write_text("[project]\nname = 'x'\n")
+    with pytest.raises(ValueError, match="no `Repository = "):
+        colab.repo_slug(path)
 
 
 @pytest.mark.parametrize("path", colab.notebooks(), ids=lambda p: p.name)

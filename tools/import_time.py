@@ -1,6 +1,6 @@
 """How long `import resnet_helpers` takes next to `import torch` alone, each in a fresh process.
 
-    python tests/scripts/import_time.py [--runs 5]
+    python tools/import_time.py [--runs 5]
 
 Alternates the two (torch, package, torch, package, ...) so both see the same machine, and
 prints the medians and their ratio. The package's own work on import is the difference.

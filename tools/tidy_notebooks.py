@@ -1,6 +1,6 @@
 """Move test machinery out of the student's code, mechanically and idempotently.
 
-    .venv/bin/python tests/scripts/tidy_notebooks.py notebooks/01_function_classes.ipynb ...
+    python tools/tidy_notebooks.py notebooks/01_function_classes.ipynb ...   (`make notebooks` runs it)
 
 For every code cell of each notebook given:
 - a comment line `# NBVAL_CHECK_OUTPUT` (or NBVAL_IGNORE_OUTPUT, NBVAL_SKIP, NBVAL_RAISES_EXCEPTION)
@@ -14,12 +14,11 @@ And for the notebook: the widget state nbclient saves (`metadata.widgets`) is dr
 instead, from a script they fetch from unpkg.com, and show nothing where that cannot load.
 Outputs and everything else are left as they are. Running it twice changes nothing the second time.
 Prints one line per notebook: what it changed.
-
-    tidy_notebooks.py [--keep-widget-state] NOTEBOOK...
 """
 
 from __future__ import annotations
 
+import argparse
 import re
 import sys
 from pathlib import Path
@@ -74,15 +73,15 @@ def tidy(nb: dict, keep_widget_state: bool = False) -> list[str]:
     return changes
 
 
-def main(args: list[str]) -> int:
-    keep = "--keep-widget-state" in args
-    paths = [a for a in args if a != "--keep-widget-state"]
-    if not paths or any(p.startswith("-") for p in paths):
-        print(__doc__)
-        return 2
-    for path in map(Path, paths):
+def main(argv=None) -> int:
+    description = __doc__.split("\n\n")[0]
+    parser = argparse.ArgumentParser(prog="python tools/tidy_notebooks.py", description=description)
+    parser.add_argument("notebooks", nargs="+", type=Path, metavar="NOTEBOOK")
+    parser.add_argument("--keep-widget-state", action="store_true", help="keep metadata.widgets")
+    args = parser.parse_args(argv)
+    for path in args.notebooks:
         nb = nbformat.read(path, as_version=4)
-        changes = tidy(nb, keep_widget_state=keep)
+        changes = tidy(nb, keep_widget_state=args.keep_widget_state)
         if changes:
             nbformat.write(nb, path)
         print(f"{path}: {len(changes)} change(s)" + "".join(f"\n  {c}" for c in changes))
@@ -90,4 +89,4 @@ def main(args: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())

@@ -8,7 +8,7 @@ execute_reply nbclient missed waits out the whole cell timeout and then carries 
 happened, so only a bound on the whole execution catches it. Prints one line per execution and a
 summary; exits 1 if any execution hung or failed.
 
-    python tests/scripts/notebook_loop.py --runs 40 --timeout 900 [notebooks/01_*.ipynb ...]
+    python tools/notebook_loop.py --runs 40 --timeout 900 [notebooks/01_*.ipynb ...]
 """
 
 from __future__ import annotations
@@ -22,24 +22,26 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def execute(notebook: Path, out_dir: Path, timeout: int) -> tuple[str, float, str]:
     """One nbconvert execution: ("ok" | "hang" | "fail", seconds, the end of its stderr)."""
     jupyter = Path(sys.executable).with_name("jupyter")
-    cmd = [
-        str(jupyter), "nbconvert", "--to", "notebook", "--execute",
-        f"--ExecutePreprocessor.timeout={timeout}", "--ExecutePreprocessor.store_widget_state=False",
-        "--output-dir", str(out_dir), "--output", notebook.stem, str(notebook),
-    ]  # fmt: skip
+    cmd = [str(jupyter), "nbconvert", "--to", "notebook", "--execute"]
+    cmd += [f"--ExecutePreprocessor.timeout={timeout}", "--ExecutePreprocessor.store_widget_state=False"]
+    cmd += ["--output-dir", str(out_dir), "--output", notebook.stem, str(notebook)]
     start = time.perf_counter()
     # On a hang, the whole session of nbconvert is killed; the kernel (jupyter_client starts it
     # in a session of its own) shuts itself down once its parent is gone.
     proc = subprocess.Popen(
-        cmd, cwd=notebook.parent, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        cmd,
+        cwd=notebook.parent,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
         start_new_session=True,
-    )  # fmt: skip
+    )
     try:
         _, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
