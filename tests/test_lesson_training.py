@@ -125,7 +125,7 @@ def test_figure_stacks_each_phase_median_on_one_bar_per_pipeline():
     assert [b.get_width() for b in bars[1::2]] == pytest.approx(result["ours"]["median"])
     # stacked: each phase starts where the phases before it end
     assert bars[4].get_x() == pytest.approx(0.5 + 0.1)
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == list(PHASES)
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == list(PHASES)
     assert "ours: DeviceData + trainer (bf16)" in [t.get_text() for t in ax.get_yticklabels()]
     assert "96x96" in ax.get_title()
     matplotlib.pyplot.close(fig)

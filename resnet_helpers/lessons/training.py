@@ -175,7 +175,7 @@ def breakdown_figure(result: dict):
     sides = ("course", "ours")
     labels = ["d2l: DataLoader + train_ch6 (fp32)", f"ours: DeviceData + trainer ({result['precision']})"]
     colors = ["tab:orange", "tab:red", "tab:blue", "tab:gray"]
-    fig, ax = plt.subplots(figsize=(8, 2.6))
+    fig, ax = plt.subplots(figsize=(8, 2.8), layout="constrained")
     left = [0.0, 0.0]
     for k, phase in enumerate(result["phases"]):
         widths = [result[side]["median"][k] for side in sides]
@@ -190,8 +190,7 @@ def breakdown_figure(result: dict):
     ax.set_xlabel(f"seconds (median of {result['steps']} steps per phase)")
     r = result["resolution"]
     ax.set_title(f"Where one step of {result['batch_size']} images at {r}x{r} goes, on {result['device']}")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.4), ncol=4, fontsize=8, frameon=False)
-    fig.tight_layout()
+    fig.legend(loc="outside lower center", ncol=len(result["phases"]), fontsize=8, frameon=False)
     return fig
 
 
