@@ -1,17 +1,197 @@
-"""Figures of notebook 04: a confusion matrix and the test images the network gets wrong.
+"""Figures of notebook 04: where a training step's time goes, a confusion matrix, and the test
+images the network gets wrong.
 
-The training curves (`plot_history`, `LivePlot`) live beside the trainer, in
-`resnet_helpers.training.progress`. Each function here takes plain tensors or lists.
+The training curves live beside the trainer (`resnet_helpers.training.progress`); the full speed
+benchmark is a maintainers' tool (`tools/`). Each figure here takes plain data: lists, tensors, dicts.
 """
 
 from __future__ import annotations
 
+import statistics
+import time
+from functools import partial
+
 import matplotlib.pyplot as plt
 import torch
+from torch import nn
 
+from ..models import build_resnet
+from ..profiles import choose_precision, synchronize
+from ..training.device_data import DeviceData
+from ..training.recipes import RunSettings
 from .widgets import show_images
 
-__all__ = ["confusion_matrix", "plot_confusion_matrix", "show_mistakes"]
+__all__ = [
+    "PHASES",
+    "step_time_breakdown",
+    "breakdown_figure",
+    "confusion_matrix",
+    "plot_confusion_matrix",
+    "show_mistakes",
+]
+
+
+# --------------------------------------------------------------- where a step's time goes
+
+PHASES = ("loading and resizing", "moving to the device", "forward and backward (+ SGD step)", "the rest")
+
+
+class _Laps:
+    """A stopwatch that waits for the device before each reading: seconds since the last lap."""
+
+    def __init__(self, device):
+        self.device, self.seconds = device, []
+        synchronize(device)
+        self.last = time.perf_counter()
+
+    def lap(self):
+        synchronize(self.device)
+        now = time.perf_counter()
+        self.seconds.append(now - self.last)
+        self.last = now
+
+
+def _d2l_step(batches, net, optimizer, device, settings):
+    """`d2l.train_ch6`'s step on the loader's next batch, in fp32: the seconds of each phase."""
+    laps = _Laps(device)
+    X, y = next(batches)  # the loader's workers read, resize (PIL) and batch the images
+    laps.lap()
+    if X.shape[0] != settings.batch_size or X.shape[-1] != settings.resolution:
+        raise ValueError(
+            f"the course's batches are {tuple(X.shape)}, ours ({settings.batch_size}, 1, "
+            f"{settings.resolution}, {settings.resolution}): make the course's loader with "
+            f"batch_size={settings.batch_size}, resize={settings.resolution}."
+        )
+    X, y = X.to(device), y.to(device)
+    laps.lap()
+    optimizer.zero_grad()
+    y_hat = net(X)
+    loss = nn.functional.cross_entropy(y_hat, y)
+    loss.backward()
+    optimizer.step()
+    laps.lap()
+    with torch.no_grad():  # train_ch6's metric.add(...) reads each number back with float()
+        float(loss * len(y)), float((y_hat.argmax(1) == y).sum())
+    laps.lap()
+    return laps.seconds
+
+
+def _our_step(batches, net, optimizer, device, precision, sums):
+    """Our trainer's step on a batch made on the device: the seconds of each phase."""
+    laps = _Laps(device)
+    X, y = next(batches)  # DeviceData: index the uint8 images on the device; `to_input` resizes there
+    laps.lap()
+    laps.lap()  # nothing to move: the data already lives on the device
+    optimizer.zero_grad(set_to_none=True)
+    with torch.autocast(device.type, dtype=precision.dtype, enabled=precision.dtype is not None):
+        y_hat = net(X)
+        loss = nn.functional.cross_entropy(y_hat, y)
+    loss.backward()
+    optimizer.step()
+    laps.lap()
+    with torch.no_grad():  # the sums stay on the device: nothing is read back
+        sums[0] += loss.detach().float() * len(y)
+        sums[1] += (y_hat.argmax(1) == y).sum()
+    laps.lap()
+    return laps.seconds
+
+
+def _turn(step, steps):
+    """1 + `steps` steps; the first (a warm-up: loader workers starting, kernels chosen) is dropped."""
+    seconds = []
+    for done in range(1 + steps):
+        try:
+            seconds.append(step())
+        except StopIteration:
+            raise ValueError(
+                f"a pipeline ran out of batches after {done}; each round needs 1 + steps = {1 + steps} "
+                "batches of each: give fewer steps or more images."
+            ) from None
+    return seconds[1:]
+
+
+def _summary(per_step):
+    """Median, lowest and highest seconds of each phase, and the whole step's median and range."""
+    phases, totals = list(zip(*per_step, strict=True)), [sum(step) for step in per_step]
+    return {
+        "median": [statistics.median(p) for p in phases],
+        "low": [min(p) for p in phases],
+        "high": [max(p) for p in phases],
+        "total": statistics.median(totals),
+        "total_range": (min(totals), max(totals)),
+    }
+
+
+def step_time_breakdown(
+    course_batches,
+    data: DeviceData,
+    settings: RunSettings,
+    steps=3,
+    rounds=2,
+    model="resnet18",
+    precision=None,
+) -> dict:
+    """Seconds per phase (`PHASES`) of a training step in d2l's pipeline and in ours, measured in turns.
+
+    `course_batches`: the course's loader, `d2l.load_data_fashion_mnist(batch_size, resize=...)[0]`, or
+    any iterable of (X, y) batches; each round starts a new pass over it, as an epoch does. Ours come
+    from `data` at `settings`' batch size and resolution, in `precision` (default: the trainer's
+    choice) and channels_last. `model`: a preset name or a `ResNetConfig` (`build_resnet`).
+    Each round runs 1 + `steps` steps of d2l's, then of ours, so a machine getting busier slows both
+    alike; the first step of each turn is a warm-up, not counted. The device is synchronised at every
+    phase boundary, for the measurement only: this shows where the time goes, not the overlap a GPU
+    gains when the loop does not wait for it.
+    Returns plain data: for "course" and "ours", each phase's median, low and high seconds and the
+    whole step's median and range; "speedup", the ratio of the median steps.
+    """
+    device, precision = data.device, precision or choose_precision(data.device)
+    with torch.random.fork_rng(devices=[]):  # leave the caller's random numbers alone
+        d2l_net = build_resnet(model).to(device)
+        our_net = build_resnet(model).to(device, memory_format=torch.channels_last)
+    d2l_opt = torch.optim.SGD(d2l_net.parameters(), lr=0.05)  # the course's recipe, both sides
+    our_opt, sums = torch.optim.SGD(our_net.parameters(), lr=0.05), torch.zeros(2, device=device)
+    seconds = {"course": [], "ours": []}
+    for r in range(rounds):
+        loader = iter(course_batches)
+        seconds["course"] += _turn(partial(_d2l_step, loader, d2l_net, d2l_opt, device, settings), steps)
+        del loader  # stops the loader's worker processes before our turn
+        ours = data.train_batches(settings.batch_size, settings.resolution, epoch=r)
+        seconds["ours"] += _turn(partial(_our_step, ours, our_net, our_opt, device, precision, sums), steps)
+    result = {side: _summary(per_step) for side, per_step in seconds.items()}
+    return {
+        **result,
+        "phases": PHASES,
+        "speedup": result["course"]["total"] / result["ours"]["total"],
+        "steps": steps * rounds,
+        "device": device.type,
+        "precision": precision.name,
+        "batch_size": settings.batch_size,
+        "resolution": settings.resolution,
+    }
+
+
+def breakdown_figure(result: dict):
+    """`step_time_breakdown`'s result as two stacked bars: each phase's median seconds per step."""
+    sides = ("course", "ours")
+    labels = ["d2l: DataLoader + train_ch6 (fp32)", f"ours: DeviceData + trainer ({result['precision']})"]
+    colors = ["tab:orange", "tab:red", "tab:blue", "tab:gray"]
+    fig, ax = plt.subplots(figsize=(8, 2.8), layout="constrained")
+    left = [0.0, 0.0]
+    for k, phase in enumerate(result["phases"]):
+        widths = [result[side]["median"][k] for side in sides]
+        ax.barh(labels, widths, left=left, color=colors[k], label=phase)
+        left = [a + b for a, b in zip(left, widths, strict=True)]
+    for row, side in enumerate(sides):
+        low, high = result[side]["total_range"]
+        note = f"  {result[side]['total']:.2f} s per step ({low:.2f}-{high:.2f})"
+        ax.text(left[row], row, note, va="center", fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1.45 * max(left))
+    ax.set_xlabel(f"seconds (median of {result['steps']} steps per phase)")
+    r = result["resolution"]
+    ax.set_title(f"Where one step of {result['batch_size']} images at {r}x{r} goes, on {result['device']}")
+    fig.legend(loc="outside lower center", ncol=len(result["phases"]), fontsize=8, frameon=False)
+    return fig
 
 
 def confusion_matrix(pred, true, num_classes: int = 10) -> torch.Tensor:
