@@ -275,7 +275,8 @@ def test_check_positive_int_accepts_whole_numbers_from_one(good):
 
 @pytest.mark.parametrize("bad", [0, -1, 2.0, True, "3", None])
 def test_check_positive_int_names_the_argument_and_the_value(bad):
-    with pytest.raises(ValueError, match=rf"^strides must be a positive integer \(1, 2, 3, ...\), got {bad!r}"):
+    message = rf"^strides must be a positive integer \(1, 2, 3, ...\), got {bad!r}"
+    with pytest.raises(ValueError, match=message):
         check_positive_int("strides", bad)
 
 
@@ -330,11 +331,11 @@ def _shortcut_of(block, x):
 @EVERY_KIND
 def test_shortcut_is_what_forward_adds_to_the_branch(name, shortcut):
     torch.manual_seed(0)
-    block = make_block(name, shortcut).eval()  # PreActResidual.shortcut would update bn1's running statistics in training
+    block = make_block(name, shortcut).eval()  # in training, PreActResidual.shortcut updates bn1's statistics
     x = torch.randn(2, 64 if shortcut == "identity" else 32, 6, 6)
-    shortcut = block.shortcut(x)
-    torch.testing.assert_close(shortcut, _shortcut_of(block, x), rtol=0, atol=0)
-    y = block.branch(x) + shortcut
+    added = block.shortcut(x)
+    torch.testing.assert_close(added, _shortcut_of(block, x), rtol=0, atol=0)
+    y = block.branch(x) + added
     torch.testing.assert_close(block(x), torch.relu(y) if block.post_activation else y)
 
 
