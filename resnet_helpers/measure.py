@@ -1,7 +1,9 @@
 """Measuring a network: parameters, weight layers, FLOPs, a per-layer table, torchinfo's summary.
 
 Everything here takes any `nn.Module`; the residual blocks of `blocks.py` mark their 1x1
-shortcut with `projection`, which the paper does not count as a weight layer.
+shortcut with `projection`, which the paper does not count as a weight layer. Every FLOP is
+counted by PyTorch's own `torch.utils.flop_counter.FlopCounterMode`: `count_flops` and the
+explorer's `stage_rows` run the layers on the meta device (shapes only, no arithmetic).
 """
 
 from __future__ import annotations
@@ -77,9 +79,8 @@ def count_flops(module: nn.Module, input_size, backward: bool = False) -> int:
 
     Convolutions, matmuls and linear layers are counted; biases, BN, ReLU, pooling, additions and
     the optimizer's update are not (they are < 1% for a ResNet). The layers run on the meta
-    device, with shape-only copies of the parameters and buffers: nothing is computed, the
-    network (on any device) and its gradients are left as they were, and even ResNet-152 is
-    counted in a fraction of a second.
+    device, with shape-only copies of the parameters and buffers: nothing is computed, and the
+    network (on any device), its gradients and its BN statistics are left as they were.
     """
     from torch.func import functional_call
     from torch.utils.flop_counter import FlopCounterMode
