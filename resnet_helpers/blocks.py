@@ -49,7 +49,7 @@ __all__ = [
 def check_positive_int(name: str, value: object) -> None:
     """Raise ValueError unless `value` is a whole number of 1 or more (True and 2.0 are refused)."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer (1, 2, 3, ...), got {value!r}.")
+        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
 
 
 def check_shortcut(

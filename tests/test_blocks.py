@@ -275,7 +275,7 @@ def test_check_positive_int_accepts_whole_numbers_from_one(good):
 
 @pytest.mark.parametrize("bad", [0, -1, 2.0, True, "3", None])
 def test_check_positive_int_names_the_argument_and_the_value(bad):
-    message = rf"^strides must be a positive integer \(1, 2, 3, ...\), got {bad!r}"
+    message = rf"^strides must be a positive integer, got {bad!r}"
     with pytest.raises(ValueError, match=message):
         check_positive_int("strides", bad)
 

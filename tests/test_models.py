@@ -346,7 +346,7 @@ def test_add_blocks_gives_new_blocks_the_nets_mode_dtype_and_device():
 @pytest.mark.parametrize("per_stage", [0, -1, 1.5, True])
 def test_add_blocks_refuses_fewer_than_one_block_per_stage(per_stage):
     net = build_resnet(ResNetConfig(blocks=(1, 1), channels=(8, 16), stem="compact", stem_channels=8))
-    message = rf"per_stage must be a positive integer \(1, 2, 3, ...\), got {per_stage!r}"
+    message = rf"per_stage must be a positive integer, got {per_stage!r}"
     with pytest.raises(ValueError, match=message):
         add_blocks(net, per_stage=per_stage)
 
