@@ -15,7 +15,6 @@ from functools import lru_cache
 import torch
 from torch import nn
 
-from .blocks import ResidualBlock
 from .models import ResNet, ResNetConfig
 
 __all__ = [
@@ -169,6 +168,11 @@ def _meta_input(config: ResNetConfig, resolution: int) -> torch.Tensor:
     return torch.zeros(1, config.in_channels, resolution, resolution, device="meta")
 
 
+def _stages(config: ResNetConfig) -> dict[str, int]:
+    """{stage name: blocks}, with the names `ResNet` gives its stages: b2, b3, ..."""
+    return {f"b{i + 2}": n for i, n in enumerate(config.blocks)}
+
+
 def _nothing_to_halve(stage: nn.Sequential, x: torch.Tensor) -> bool:
     """True when `stage` would halve `x` but `x` is a single pixel already."""
     halves = any(m.stride != (1, 1) for m in stage[0].modules() if isinstance(m, nn.Conv2d))
@@ -186,7 +190,7 @@ def stage_rows(config: ResNetConfig, resolution: int) -> tuple[list, str | None]
     the tests check every row against `stage_table` on the whole network.
     """
     net = _skeleton(config, 2)
-    blocks = {f"b{i + 2}": n for i, n in enumerate(config.blocks)}  # the stages' names, as ResNet names them
+    blocks = _stages(config)
     x = _meta_input(config, resolution)
     rows = []
     for name, layer in net.named_children():
@@ -215,12 +219,13 @@ def smallest_resolution(config: ResNetConfig, limit: int = 4096) -> int | None:
     only the shapes run through a skeleton of one block per stage.
     """
 
+    stages = _stages(config)
+
     def fits(resolution: int) -> bool:
         x = _meta_input(config, resolution)
-        for layer in _skeleton(config, 1).children():
-            if isinstance(layer, nn.Sequential) and isinstance(layer[0], ResidualBlock):
-                if _nothing_to_halve(layer, x):
-                    return False
+        for name, layer in _skeleton(config, 1).named_children():
+            if name in stages and _nothing_to_halve(layer, x):
+                return False
             x = layer(x)
         return True
 
