@@ -5,10 +5,11 @@ The package is three floors; each imports only from the floors below it:
 - the core (this folder): `blocks`, `models`, `measure`, `data`, `profiles`: what any
   ResNet code could reuse. Its main names are importable from here:
   `from resnet_helpers import Residual, resnet_block, build_resnet`.
-- `training/`: recipes, data on the device, checkpoints, the trainer, the short experiment
-  loop, the benchmark, and the adapter that runs d2l's own `train_ch6`.
-- `lessons/`: one module per notebook (its figures, panels and experiments) and the shared
-  `widgets`. A notebook imports each helper from the module that holds it.
+- `training/`: recipes, data on the device, the trainer (with its checkpoints), the short
+  experiment shared by notebooks 01, 05 and 06, and the adapter that runs d2l's own `train_ch6`.
+- `lessons/`: one module per notebook (its figures, panels and experiments), none importing
+  another, and what they share: `widgets`, `paper`, `diagrams`. A notebook imports each helper
+  from the module that holds it.
 """
 
 from .blocks import BLOCKS, Bottleneck, PreActResidual, Residual
@@ -29,6 +30,7 @@ def __getattr__(name):
 
         return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "BLOCKS",

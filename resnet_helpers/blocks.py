@@ -8,11 +8,15 @@ holds the rest, once:
 - `shortcut(x)`: x itself, or the 1x1 convolution `projection` when the shape changes (the
   paper's option B), or, only when asked for with `shortcut="zero_pad"`, the parameter-free
   `ZeroPadShortcut` (option A: subsample by the stride, pad the new channels with zeros);
-- `zero_init_last()`: zero the last layer of the branch (torchvision's `zero_init_residual`),
-  so the branch outputs 0 at the start. An *identity-shortcut* block then passes its input
-  through unchanged (for `Residual`, whose input is non-negative after a ReLU, exactly); a
-  block with a projection starts as its 1x1 convolution (+ ReLU), which is not the identity.
-  `zero_residual_()` is the same method under the name the notebooks use.
+- `zero_init_last()`: zero `last_layer()`, the last layer with weights of the branch
+  (torchvision's `zero_init_residual`), so the branch outputs 0 at the start. An
+  *identity-shortcut* block then passes its input through unchanged (for `Residual`, whose
+  input is non-negative after a ReLU, exactly); a block with a projection starts as its 1x1
+  convolution (+ ReLU), which is not the identity.
+
+Each block class also says how it is built: `expansion` (output channels = num_channels x
+expansion) and `convs_per_block` (the convolutions of its branch: the weight layers the paper
+counts per block).
 
 `Residual` keeps the d2l book's signature, submodule names (`conv1`, `conv2`, `conv3`, `bn1`,
 `bn2`) and maths, so its weights load into the book's class and back. One thing is new: a
@@ -28,6 +32,7 @@ from torch import nn
 from torch.nn import functional as F
 
 __all__ = [
+    "check_positive_int",
     "ResidualBlock",
     "Residual",
     "Bottleneck",
@@ -41,7 +46,8 @@ __all__ = [
 ]
 
 
-def _check_positive_int(name: str, value: object) -> None:
+def check_positive_int(name: str, value: object) -> None:
+    """Raise ValueError unless `value` is a whole number of 1 or more (True and 2.0 are refused)."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}.")
 
@@ -104,6 +110,7 @@ class ResidualBlock(nn.Module):
     """What every residual block shares; a subclass builds its layers and lists its branch."""
 
     expansion = 1  # output channels = num_channels * expansion
+    convs_per_block = 2  # convolutions in the branch: the paper's weight layers per block
     post_activation = True  # a ReLU after the addition (False: pre-activation, He et al. 2016)
 
     def _validate(self, input_channels, num_channels, use_1x1conv, strides, shortcut="projection") -> int:
@@ -116,7 +123,7 @@ class ResidualBlock(nn.Module):
             ("num_channels", num_channels),
             ("strides", strides),
         ]:
-            _check_positive_int(name, value)
+            check_positive_int(name, value)
         if shortcut not in SHORTCUTS:
             raise ValueError(f"shortcut must be one of {list(SHORTCUTS)}, got {shortcut!r}.")
         out_channels = num_channels * self.expansion
@@ -148,6 +155,7 @@ class ResidualBlock(nn.Module):
         return self.projection if self.projection is not None else getattr(self, "zero_pad", None)
 
     def shortcut(self, x: torch.Tensor) -> torch.Tensor:
+        """What `forward` adds the branch to: x itself, or `shortcut_module(x)`."""
         module = self.shortcut_module
         return x if module is None else module(x)
 
@@ -155,16 +163,17 @@ class ResidualBlock(nn.Module):
         y = self.branch(x) + self.shortcut(x)
         return F.relu(y) if self.post_activation else y
 
+    def last_layer(self) -> nn.Module:
+        """The branch's last layer with weights: its last BN (post-activation blocks) or its last
+        convolution (pre-activation blocks, whose branch ends in one)."""
+        return [layer for layer in self.branch_layers() if getattr(layer, "weight", None) is not None][-1]
+
     def zero_init_last(self):
-        """Zero the weight and bias of the branch's last layer, so the branch outputs 0."""
-        last = [layer for layer in self.branch_layers() if getattr(layer, "weight", None) is not None][-1]
+        """Zero the weight and bias of `last_layer()`, so the branch outputs 0; returns the block."""
+        last = self.last_layer()
         nn.init.zeros_(last.weight)
         nn.init.zeros_(last.bias)
         return self
-
-    def zero_residual_(self):
-        """`zero_init_last()`, under the name the notebooks use; returns the block."""
-        return self.zero_init_last()
 
 
 class Residual(ResidualBlock):
@@ -211,6 +220,7 @@ class Bottleneck(ResidualBlock):
     """
 
     expansion = 4
+    convs_per_block = 3
 
     def __init__(self, input_channels, num_channels, use_1x1conv=False, strides=1, *, shortcut="projection"):
         super().__init__()
@@ -306,7 +316,7 @@ class ResNeXt(Bottleneck):
     ):
         ResidualBlock.__init__(self)  # the layers are Bottleneck's, built with another width
         out_channels = self._validate(input_channels, num_channels, use_1x1conv, strides, shortcut)
-        _check_positive_int("groups", groups)
+        check_positive_int("groups", groups)
         if isinstance(bot_mul, bool) or not isinstance(bot_mul, (int, float)) or bot_mul <= 0:
             raise ValueError(f"bot_mul must be a positive number, got {bot_mul!r}.")
         bot_channels = max(1, int(round(out_channels * bot_mul)))

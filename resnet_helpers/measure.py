@@ -1,7 +1,9 @@
 """Measuring a network: parameters, weight layers, FLOPs, a per-layer table, torchinfo's summary.
 
 Everything here takes any `nn.Module`; the residual blocks of `blocks.py` mark their 1x1
-shortcut with `projection`, which the paper does not count as a weight layer.
+shortcut with `projection`, which the paper does not count as a weight layer. Every FLOP is
+counted by PyTorch's own `torch.utils.flop_counter.FlopCounterMode`: `count_flops` and the
+explorer's `stage_rows` run the layers on the meta device (shapes only, no arithmetic).
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from functools import lru_cache
 import torch
 from torch import nn
 
-from .blocks import ResidualBlock, ZeroPadShortcut
 from .models import ResNet, ResNetConfig
 
 __all__ = [
@@ -68,28 +69,38 @@ def count_weight_layers(module: nn.Module) -> int:
     return len(weight_layers(module))
 
 
-def _example_input(module: nn.Module, input_size) -> torch.Tensor:
-    try:
-        p = next(module.parameters())
-        device, dtype = p.device, p.dtype
-    except StopIteration:
-        device, dtype = torch.device("cpu"), torch.float32
-    return torch.zeros(tuple(input_size), device=device, dtype=dtype)
+def count_flops(module: nn.Module, input_size, backward: bool = False) -> int:
+    """FLOPs of one forward pass (a multiply-add counts 2), counted by `torch.utils.flop_counter`.
 
+    With `backward=True`: the FLOPs of a whole training step, the forward pass and the backward
+    pass that computes every trainable parameter's gradient. The input needs no gradient, so the
+    first layer computes none for its input: the count is below the "3 x forward" rule of thumb.
 
-def count_flops(module: nn.Module, input_size) -> int:
-    """FLOPs of one forward pass (a multiply-add counts 2), by `torch.utils.flop_counter`.
-
-    Convolutions, matmuls and linear layers are counted; BN, ReLU, pooling and additions
-    are not (they are < 1% for a ResNet). A model built on the meta device
-    (`with torch.device("meta"): net = build_resnet(...)`) is counted without memory or time.
+    Convolutions, matmuls and linear layers are counted; biases, BN, ReLU, pooling, additions and
+    the optimizer's update are not (they are < 1% for a ResNet). The layers run on the meta
+    device, with shape-only copies of the parameters and buffers: nothing is computed, and the
+    network (on any device), its gradients and its BN statistics are left as they were.
     """
+    from torch.func import functional_call
     from torch.utils.flop_counter import FlopCounterMode
 
-    with keep_modes(module), torch.no_grad(), FlopCounterMode(display=False) as counter:
-        module.eval()
-        module(_example_input(module, input_size))
+    tensors = dict(module.named_parameters())
+    tensors.update(module.named_buffers())
+    on_meta = {name: _shape_only(t) for name, t in tensors.items()}
+    dtype = next((t.dtype for t in on_meta.values() if t.is_floating_point()), torch.float32)
+    x = torch.zeros(tuple(input_size), device="meta", dtype=dtype)
+    trainable = [t for t in on_meta.values() if t.requires_grad]
+    with keep_modes(module), torch.set_grad_enabled(backward), FlopCounterMode(display=False) as counter:
+        module.eval()  # the same FLOPs as in training; BN's running statistics are left alone
+        y = functional_call(module, on_meta, (x,))
+        if backward and trainable:
+            torch.autograd.grad(y.sum(), trainable, allow_unused=True)
     return int(counter.get_total_flops())
+
+
+def _shape_only(t: torch.Tensor) -> torch.Tensor:
+    """A tensor of `t`'s shape and dtype on the meta device (no memory), needing a gradient where `t` does."""
+    return torch.empty_like(t, device="meta").requires_grad_(t.requires_grad)
 
 
 def summary(module: nn.Module, input_size, depth: int = 2, **kwargs):
@@ -104,24 +115,33 @@ def summary(module: nn.Module, input_size, depth: int = 2, **kwargs):
 
 def stage_table(net: nn.Module, input_size) -> list[dict]:
     """One row per top-level layer: name, output shape, parameters, forward FLOPs."""
-    from torch.utils.flop_counter import FlopCounterMode
-
     rows = []
     x = _example_input(net, input_size)
     with keep_modes(net), torch.no_grad():
         net.eval()
         for name, layer in net.named_children():
-            with FlopCounterMode(display=False) as counter:
-                x = layer(x)
+            x, flops = _counted(layer, x)
             rows.append(
-                {
-                    "layer": name,
-                    "output shape": tuple(x.shape),
-                    "params": count_params(layer),
-                    "flops": int(counter.get_total_flops()),
-                }
+                {"layer": name, "output shape": tuple(x.shape), "params": count_params(layer), "flops": flops}
             )
     return rows
+
+
+def _example_input(module: nn.Module, input_size) -> torch.Tensor:
+    """Zeros of `input_size` on the device and in the dtype of `module`'s parameters."""
+    p = next(module.parameters(), None)
+    if p is None:
+        return torch.zeros(tuple(input_size))
+    return torch.zeros(tuple(input_size), device=p.device, dtype=p.dtype)
+
+
+def _counted(layer: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """`layer(x)` and the FLOPs it took (`torch.utils.flop_counter`: a multiply-add counts 2)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        y = layer(x)
+    return y, int(counter.get_total_flops())
 
 
 @torch.no_grad()
@@ -132,112 +152,90 @@ def max_abs_difference(net_a: nn.Module, net_b: nn.Module, X: torch.Tensor, batc
         return max(float((net_a(xb) - net_b(xb)).abs().max()) for xb in X.split(batch_size))
 
 
-# --- Shapes and FLOPs from kernel, stride and padding (no forward pass) ----------------------
-
-
-def _pair(value) -> tuple:
-    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
-
-
-def _window(size: tuple, kernel, stride, padding, dilation=1) -> tuple:
-    """Output height, width of a convolution or pooling window (floor mode, as PyTorch's default)."""
-    windows = zip(size, _pair(kernel), _pair(stride), _pair(padding), _pair(dilation), strict=True)
-    return tuple((s + 2 * p - d * (k - 1) - 1) // st + 1 for s, k, st, p, d in windows)
-
-
-def _walk(module: nn.Module, shape: tuple) -> tuple[tuple, int]:
-    """(output shape, FLOPs) of `module` for an input of `shape` (without the batch dimension)."""
-    if isinstance(module, nn.Conv2d):
-        if isinstance(module.padding, str):
-            raise TypeError("the explorer sizes convolutions with numeric padding only.")
-        hw = _window(shape[1:], module.kernel_size, module.stride, module.padding, module.dilation)
-        kh, kw = module.kernel_size
-        macs = module.out_channels * hw[0] * hw[1] * (module.in_channels // module.groups) * kh * kw
-        return (module.out_channels, *hw), 2 * macs
-    if isinstance(module, nn.MaxPool2d):
-        if module.ceil_mode:
-            raise TypeError("the explorer sizes max-pooling in floor mode only.")
-        hw = _window(shape[1:], module.kernel_size, module.stride, module.padding, module.dilation)
-        return (shape[0], *hw), 0
-    if isinstance(module, nn.AdaptiveAvgPool2d):
-        return (shape[0], *_pair(module.output_size)), 0
-    if isinstance(module, nn.Flatten):
-        numel = 1
-        for s in shape:
-            numel *= s
-        return (numel,), 0
-    if isinstance(module, nn.Linear):
-        return (module.out_features,), 2 * module.in_features * module.out_features
-    if isinstance(module, (nn.BatchNorm2d, nn.ReLU)):
-        return shape, 0
-    if isinstance(module, ZeroPadShortcut):  # option A: subsample, pad channels; no arithmetic
-        hw = tuple(-(-s // module.stride) for s in shape[1:])
-        return (module.out_channels, *hw), 0
-    if isinstance(module, ResidualBlock):
-        # The branch runs layer after layer; the shortcut (1x1 projection or zero padding) takes
-        # the block's input. A convolution's `groups` (ResNeXt) is in the Conv2d formula above.
-        out, flops = _walk(nn.Sequential(*module.branch_layers()), shape)
-        if module.shortcut_module is not None:
-            shortcut, f = _walk(module.shortcut_module, shape)
-            flops += f
-            if shortcut != out:
-                raise RuntimeError(f"shortcut {shortcut} and branch {out} differ in {type(module).__name__}")
-        return out, flops
-    if isinstance(module, nn.Sequential):
-        flops = 0
-        for layer in module:
-            shape, f = _walk(layer, shape)
-            flops += f
-        return shape, flops
-    raise TypeError(f"the explorer cannot size a {type(module).__name__} layer.")
-
-
-def _skeleton(config: ResNetConfig) -> ResNet:
-    """The network of `config` with at most 2 blocks per stage, on the meta device (no memory)."""
-    return _build_on_meta(config.replace(blocks=tuple(min(n, 2) for n in config.blocks)))
+# --- The explorer's rows, from a skeleton on the meta device --------------------------------
 
 
 @lru_cache(maxsize=128)
-def _build_on_meta(config: ResNetConfig) -> ResNet:
+def _skeleton(config: ResNetConfig, per_stage: int) -> ResNet:
+    """The network of `config` with at most `per_stage` blocks per stage, on the meta device (no
+    memory), in eval mode (BN then accepts a 1x1 image of a single example)."""
+    blocks = tuple(min(n, per_stage) for n in config.blocks)
     with torch.device("meta"):
-        return ResNet(config)
+        return ResNet(config.replace(blocks=blocks)).eval()
 
 
+def _meta_input(config: ResNetConfig, resolution: int) -> torch.Tensor:
+    return torch.zeros(1, config.in_channels, resolution, resolution, device="meta")
+
+
+def _stages(config: ResNetConfig) -> dict[str, int]:
+    """{stage name: blocks}, with the names `ResNet` gives its stages: b2, b3, ..."""
+    return {f"b{i + 2}": n for i, n in enumerate(config.blocks)}
+
+
+def _nothing_to_halve(stage: nn.Sequential, x: torch.Tensor) -> bool:
+    """True when `stage` would halve `x` but `x` is a single pixel already."""
+    halves = any(m.stride != (1, 1) for m in stage[0].modules() if isinstance(m, nn.Conv2d))
+    return halves and tuple(x.shape[-2:]) == (1, 1)
+
+
+@torch.no_grad()
 def stage_rows(config: ResNetConfig, resolution: int) -> tuple[list, str | None]:
-    """`stage_table`'s rows for a square input, computed without running the network, and the
-    stage that gets a 1x1 image to halve (None when every stage has pixels to work on).
+    """`stage_table`'s rows for a square input, and the stage that gets a 1x1 image to halve
+    (None when every stage has pixels to work on).
 
-    Shapes and FLOPs come from each layer's kernel, stride and padding with the formulas of
-    `torch.utils.flop_counter` (a multiply-add counts 2; biases, BN, ReLU, pooling count 0), on
-    a meta-device skeleton with at most two blocks per stage (the later blocks of a stage are
-    all equal): milliseconds even for ResNet-152. The tests check every row against `stage_table`.
+    The rows are counted as `stage_table` counts them, on a meta-device skeleton with at most two
+    blocks per stage: the later blocks of a stage are all equal, so the second block's FLOPs and
+    parameters count n - 1 times. About 0.1 s even for ResNet-152, fast enough to follow a slider;
+    the tests check every row against `stage_table` on the whole network.
     """
-    net = _skeleton(config)
-    shape = (config.in_channels, resolution, resolution)
+    net = _skeleton(config, 2)
+    blocks = _stages(config)
+    x = _meta_input(config, resolution)
     rows = []
     for name, layer in net.named_children():
-        params, layer_input = count_params(layer), shape
-        if name in ("b1", "final_act", "pool", "flatten", "fc"):
-            shape, flops = _walk(layer, shape)
-        else:  # a stage: the first block, then n - 1 copies of the second
-            n = config.blocks[int(name[1:]) - 2]
-            shape, flops = _walk(layer[0], shape)
-            if n > 1:
-                shape, block_flops = _walk(layer[1], shape)
-                params += (n - 2) * count_params(layer[1])  # layer holds the first 2 blocks
-                flops += (n - 1) * block_flops
-            halves = any(m.stride != (1, 1) for m in layer[0].modules() if isinstance(m, nn.Conv2d))
-            if halves and layer_input[1:] == (1, 1):
-                return rows, name
-        if min(shape) < 1:
+        if name not in blocks:  # the stem, pooling, flatten, fc (and a pre-activation net's final BN-ReLU)
+            x, flops = _counted(layer, x)
+            params = count_params(layer)
+        elif _nothing_to_halve(layer, x):
             return rows, name
-        rows.append({"layer": name, "output shape": (1, *shape), "params": params, "flops": flops})
+        else:  # a stage: the first block, then n - 1 copies of the second
+            x, flops = _counted(layer[0], x)
+            params = count_params(layer[0])
+            if blocks[name] > 1:
+                x, block_flops = _counted(layer[1], x)
+                flops += (blocks[name] - 1) * block_flops
+                params += (blocks[name] - 1) * count_params(layer[1])
+        rows.append({"layer": name, "output shape": tuple(x.shape), "params": params, "flops": flops})
     return rows, None
 
 
+@lru_cache(maxsize=128)
+@torch.no_grad()
 def smallest_resolution(config: ResNetConfig, limit: int = 4096) -> int | None:
-    """The smallest square input every stage of `config` can work on (None above `limit`)."""
-    for resolution in range(1, limit + 1):
-        if stage_rows(config, resolution)[1] is None:
-            return resolution
-    return None
+    """The smallest square input every stage of `config` can work on (None above `limit`).
+
+    A larger input never makes a stage's input smaller, so the answer is found by bisection, with
+    only the shapes run through a skeleton of one block per stage.
+    """
+
+    stages = _stages(config)
+
+    def fits(resolution: int) -> bool:
+        x = _meta_input(config, resolution)
+        for name, layer in _skeleton(config, 1).named_children():
+            if name in stages and _nothing_to_halve(layer, x):
+                return False
+            x = layer(x)
+        return True
+
+    if not fits(limit):
+        return None
+    too_small, big_enough = 0, limit
+    while big_enough - too_small > 1:
+        middle = (too_small + big_enough) // 2
+        if fits(middle):
+            big_enough = middle
+        else:
+            too_small = middle
+    return big_enough

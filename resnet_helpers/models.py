@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, replace
 import torch
 from torch import nn
 
-from .blocks import BLOCKS, SHORTCUTS, PreActResidual, Residual, ResidualBlock
+from .blocks import BLOCKS, SHORTCUTS, PreActResidual, Residual, ResidualBlock, check_positive_int
 
 __all__ = [
     "resnet_block",
@@ -46,8 +46,7 @@ def make_stage(block, input_channels, num_channels, num_blocks, strides=1, short
     """
     if isinstance(block, str):
         block = BLOCKS[block]
-    if isinstance(num_blocks, bool) or not isinstance(num_blocks, int) or num_blocks < 1:
-        raise ValueError(f"num_blocks (residual blocks per stage) must be >= 1, got {num_blocks!r}.")
+    check_positive_int("num_blocks", num_blocks)
     out_channels = num_channels * block.expansion
     projection = shortcut == "projection" and (strides != 1 or input_channels != out_channels)
     # the block checks `shortcut`, and with "zero_pad" pads where the shape changes
@@ -69,8 +68,7 @@ def resnet_block(input_channels, num_channels, num_residuals, first_block=False)
             f"{input_channels} and num_channels={num_channels} differ. Fix: pass "
             f"input_channels={num_channels}, or first_block=False to add a 1x1 convolution."
         )
-    if isinstance(num_residuals, bool) or not isinstance(num_residuals, int) or num_residuals < 1:
-        raise ValueError(f"num_residuals must be a positive integer, got {num_residuals!r}.")
+    check_positive_int("num_residuals", num_residuals)
     if first_block:
         return [Residual(num_channels, num_channels) for _ in range(num_residuals)]
     # Not the first stage: the first block always halves the image, so it always needs
@@ -115,9 +113,8 @@ class ResNetConfig:
                 f"give one channel count per stage, e.g. channels={(64, 128, 256, 512)[: len(self.blocks)]}."
             )
         for name, values in [("blocks", self.blocks), ("channels", self.channels)]:
-            for v in values:
-                if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                    raise ValueError(f"{name} must hold positive integers, got {values!r}.")
+            for i, value in enumerate(values):
+                check_positive_int(f"{name}[{i}] of {values}", value)
         if self.block not in BLOCKS:
             raise ValueError(f"block must be one of {sorted(BLOCKS)}, got {self.block!r}.")
         if self.stem not in STEMS:
@@ -125,9 +122,7 @@ class ResNetConfig:
         if self.shortcut not in SHORTCUTS:
             raise ValueError(f"shortcut must be one of {list(SHORTCUTS)}, got {self.shortcut!r}.")
         for name in ("in_channels", "num_classes", "stem_channels"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}.")
+            check_positive_int(name, getattr(self, name))
 
     @property
     def out_channels(self) -> int:
@@ -135,8 +130,8 @@ class ResNetConfig:
 
     @property
     def convs_per_block(self) -> int:
-        """Convolutions in a block's branch: 3 for bottleneck and ResNeXt blocks, else 2."""
-        return 3 if self.block in ("bottleneck", "resnext") else 2
+        """Convolutions in a block's branch, as the block class says (3 for bottlenecks, else 2)."""
+        return BLOCKS[self.block].convs_per_block
 
     @property
     def depth(self) -> int:
@@ -306,6 +301,13 @@ class PlainBlock(nn.Sequential):
 
     projection = None  # no shortcut, so no 1x1 projection either
 
+    def branch_layers(self) -> list[nn.Module]:
+        """The layers, in order: a plain block is nothing but its branch."""
+        return list(self)
+
+    # The layer a residual block's `zero_init_last` zeroes, found by the same search.
+    last_layer = ResidualBlock.last_layer
+
     @classmethod
     def from_residual(cls, block: nn.Module) -> PlainBlock:
         if not isinstance(block, ResidualBlock):
@@ -382,19 +384,18 @@ def add_blocks(net: ResNet, per_stage: int = 1, plain: bool = False) -> ResNet:
     """A deeper copy of `net`: `per_stage` new blocks at the end of every stage.
 
     The new blocks keep the shape (stride 1, the stage's width). Residual ones have their
-    branch zeroed (`zero_residual_`, torchvision's `zero_init_residual`), so each starts as
+    branch zeroed (`zero_init_last`, torchvision's `zero_init_residual`), so each starts as
     the identity mapping; plain ones are freshly initialised layers. They take the device, dtype
     and train/eval mode of `net`. `net` is not changed.
     """
-    if isinstance(per_stage, bool) or not isinstance(per_stage, int) or per_stage < 1:
-        raise ValueError(f"per_stage must be a whole number >= 1, got {per_stage!r}. Fix: pass 1 or more.")
+    check_positive_int("per_stage", per_stage)
     deeper = copy.deepcopy(net)
     block = BLOCKS[net.config.block]
     p = next(net.parameters())
     for stage, width in zip(deeper.stages, net.config.channels, strict=True):
         for _ in range(per_stage):
             new = block(width * block.expansion, width)
-            new = PlainBlock.from_residual(new) if plain else new.zero_residual_()
+            new = PlainBlock.from_residual(new) if plain else new.zero_init_last()
             stage.append(new.to(device=p.device, dtype=p.dtype).train(net.training))
     deeper.config = net.config.replace(blocks=tuple(n + per_stage for n in net.config.blocks))
     return deeper

@@ -152,7 +152,19 @@ def environment_report(profile: Profile | str | None = None) -> str:
 
 
 def synchronize(device: torch.device | str) -> None:
-    """Wait for the device to finish its queued work (a no-op on the CPU), before reading a clock."""
+    """Wait until `device` has finished the work queued on it: call it before reading a clock.
+
+    CUDA GPUs and Apple's MPS run asynchronously (a Python line returns before the GPU has done
+    its work), so a timing without this measures how fast work was queued; the CPU has nothing
+    to wait for.
+    """
     device = torch.device(device)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+    elif device.type not in ("cpu", "meta"):
+        raise ValueError(
+            f"synchronize knows the devices cuda, mps and cpu, not {device.type!r}. Fix: time on one of "
+            f"those (choose_device() picks one)."
+        )

@@ -1,5 +1,4 @@
 import re
-import time
 
 import matplotlib
 import pytest
@@ -172,13 +171,13 @@ def test_compact_stem_keeps_the_resolution():
         (dict(resolution=-5), "resolution must be"),
         (dict(resolution=22.5), "resolution must be"),
         (dict(resolution=True), "resolution must be"),
-        (dict(blocks=(2, 0, 2, 2)), "blocks must hold positive integers"),
+        (dict(blocks=(2, 0, 2, 2)), r"blocks\[1\] of \(2, 0, 2, 2\) must be a positive integer"),
         (dict(blocks=()), "at least one stage"),
         (dict(blocks=4), "blocks must list"),
         (dict(blocks="2222"), "blocks must list"),
         (dict(channels="64, 128, x, 512"), "one whole number per stage"),
         (dict(channels="64, 128"), "one channel count per stage"),
-        (dict(channels=(64, 0, 256, 512)), "channels must hold positive integers"),
+        (dict(channels=(64, 0, 256, 512)), r"channels\[1\] of \(64, 0, 256, 512\) must be a positive"),
         (dict(base_width=0), "base width must be a positive"),
         (dict(block="wide"), "block must be one of"),
         (dict(in_channels=0), "in_channels must be a positive integer"),
@@ -197,39 +196,6 @@ def test_bad_settings_give_a_message(settings, match):
 def test_smallest_resolution_named_in_the_message_works():
     assert explore_architecture(resolution=17)["rows"][4]["output shape"] == (1, 512, 1, 1)
     assert explore_architecture(blocks=(1,) * 6, resolution=65)["error"] is None
-
-
-# -- speed: the panel must feel instant ----------------------------------------------------------
-
-RESNET152 = dict(blocks=(3, 8, 36, 3), block="bottleneck", resolution=224, in_channels=3)
-
-
-def _best_of(repeats, f):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        f()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
-def test_resnet152_is_sized_far_faster_than_running_it():
-    """The panel follows a slider because it sizes the layers instead of running the network:
-    measured in one run, on the same machine, against `stage_table` on the meta device (which
-    runs every layer through the dispatcher), for a fresh setting each time (no cache)."""
-    from resnet_helpers.measure import _build_on_meta
-
-    explore_architecture()  # meta kernels loaded
-    with torch.device("meta"):
-        net = build_resnet("resnet152", in_channels=3, num_classes=1000)
-    stage_table(net, (1, 3, 224, 224))
-
-    def explore():
-        _build_on_meta.cache_clear()
-        assert explore_architecture(**RESNET152)["name"] == "ResNet-152"
-
-    ratio = _best_of(3, lambda: stage_table(net, (1, 3, 224, 224))) / _best_of(3, explore)
-    assert ratio > 3, f"the explorer is only {ratio:.1f}x faster than running the network"
 
 
 # -- what the panel shows ------------------------------------------------------------------------

@@ -6,7 +6,8 @@ from torch import nn
 
 from book import BookResidual
 from resnet_helpers import Bottleneck, PreActResidual, Residual, count_params
-from resnet_helpers.blocks import BLOCK_LABELS, BLOCKS, ResNeXt, ZeroPadShortcut
+from resnet_helpers.blocks import BLOCK_LABELS, BLOCKS, ResNeXt, ZeroPadShortcut, check_positive_int
+from resnet_helpers.models import PlainBlock, ResNetConfig
 
 
 def test_book_example_same_shape():
@@ -45,7 +46,7 @@ def test_same_weights_same_output_as_the_book(args):
 def test_zeroed_branch_is_identity_on_nonnegative_input(block):
     torch.manual_seed(0)
     channels = 16 * block.expansion
-    blk = block(channels, channels // block.expansion).zero_residual_().eval()
+    blk = block(channels, channels // block.expansion).zero_init_last().eval()
     X = torch.rand(2, channels, 5, 5)  # non-negative, as after a ReLU
     assert torch.equal(blk(X), X)
 
@@ -176,7 +177,7 @@ def test_option_a_blocks_are_param_free_on_the_shortcut(block):
     assert zero_pad.projection is None and isinstance(zero_pad.shortcut_module, ZeroPadShortcut)
     assert count_params(projected) - count_params(zero_pad) == 16 * out + out
     # the shortcut is x, subsampled and padded; started as the identity, the block is just that
-    zero_pad.zero_residual_().eval()
+    zero_pad.zero_init_last().eval()
     X = torch.rand(2, 16, 8, 8)
     expected = torch.cat([X[:, :, ::2, ::2], torch.zeros(2, out - 16, 4, 4)], dim=1)
     assert torch.equal(zero_pad(X), expected)
@@ -262,3 +263,87 @@ def test_preact_projection_takes_the_preactivated_input_by_hand():
     # pre = relu(bn1(x)) = [1, 0]; branch: 0.5 * 1 + 0.1 = 0.6 (x 4 channels), then 1 * 4 * 0.6 - 0.5
     # = 1.9; projection of pre: 1 + 0 = 1 (of the raw x it would be 1 - 3 = -2): 1.9 + 1 = 2.9
     torch.testing.assert_close(blk(x), torch.full((1, 4, 1, 1), 2.9), atol=1e-4, rtol=0)
+
+
+# -- one name per job: check_positive_int, last_layer / zero_init_last, shortcut, convs_per_block --
+
+
+@pytest.mark.parametrize("good", [1, 2, 512])
+def test_check_positive_int_accepts_whole_numbers_from_one(good):
+    check_positive_int("strides", good)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.0, True, "3", None])
+def test_check_positive_int_names_the_argument_and_the_value(bad):
+    message = rf"^strides must be a positive integer, got {bad!r}"
+    with pytest.raises(ValueError, match=message):
+        check_positive_int("strides", bad)
+
+
+SHORTCUT_KINDS = ("identity", "projection", "zero_pad")
+
+
+def make_block(name: str, shortcut: str):
+    """A block of type `name` (a key of BLOCKS) with the shortcut `shortcut` (a SHORTCUT_KINDS)."""
+    cls = BLOCKS[name]
+    if shortcut == "identity":
+        return cls(64, 64 // cls.expansion)
+    if shortcut == "projection":
+        return cls(32, 64 // cls.expansion, use_1x1conv=True, strides=2)
+    return cls(32, 64 // cls.expansion, strides=2, shortcut="zero_pad")
+
+
+EVERY_KIND = pytest.mark.parametrize("name,shortcut", [(n, s) for n in BLOCKS for s in SHORTCUT_KINDS])
+
+
+LAST_LAYER_NAMES = {Residual: "bn2", Bottleneck: "bn3", ResNeXt: "bn3", PreActResidual: "conv2"}
+
+
+@EVERY_KIND
+def test_last_layer_is_what_zero_init_last_zeroes(name, shortcut):
+    torch.manual_seed(0)
+    block = make_block(name, shortcut)
+    last = block.last_layer()
+    assert last is getattr(block, LAST_LAYER_NAMES[type(block)])
+    before = {name: p.clone() for name, p in block.named_parameters()}
+    assert block.zero_init_last() is block
+    for name, p in block.named_parameters():
+        if p is last.weight or p is last.bias:
+            assert not p.any(), name
+        else:
+            assert torch.equal(p, before[name]), name  # nothing else changes
+    assert PlainBlock.from_residual(block).last_layer() is last  # the plain twin finds the same layer
+
+
+def test_a_block_has_one_zero_init_name():
+    assert not hasattr(Residual(4, 4), "zero_residual_")  # `zero_init_last()` is the name
+
+
+def _shortcut_of(block, x):
+    """What the lessons computed by hand as the shortcut (`why_it_works.shortcut_of`, replaced by
+    `block.shortcut`): the 1x1 projection of the pre-activated input for a pre-activation block
+    with a projection, else the block's shortcut module or x itself."""
+    if isinstance(block, PreActResidual) and block.projection is not None:
+        return block.projection(torch.relu(block.bn1(x)))
+    return x if block.shortcut_module is None else block.shortcut_module(x)
+
+
+@EVERY_KIND
+def test_shortcut_is_what_forward_adds_to_the_branch(name, shortcut):
+    torch.manual_seed(0)
+    block = make_block(name, shortcut).eval()  # in training, PreActResidual.shortcut updates bn1's statistics
+    x = torch.randn(2, 64 if shortcut == "identity" else 32, 6, 6)
+    added = block.shortcut(x)
+    torch.testing.assert_close(added, _shortcut_of(block, x), rtol=0, atol=0)
+    y = block.branch(x) + added
+    torch.testing.assert_close(block(x), torch.relu(y) if block.post_activation else y)
+
+
+@pytest.mark.parametrize("name", list(BLOCKS))
+def test_convs_per_block_counts_the_convolutions_of_the_branch(name):
+    cls = BLOCKS[name]
+    with torch.device("meta"):
+        block = cls(64, 64 // cls.expansion)
+    convs = [layer for layer in block.branch_layers() if isinstance(layer, nn.Conv2d)]
+    assert cls.convs_per_block == len(convs)
+    assert ResNetConfig(block=name).convs_per_block == len(convs)

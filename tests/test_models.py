@@ -156,7 +156,7 @@ def test_zero_init_residual_makes_every_block_identity(name):
     "changes,match",
     [
         (dict(blocks=(2, 2), channels=(64, 128, 256)), "one channel count per stage"),
-        (dict(blocks=(2, 0, 2, 2)), "positive integers"),
+        (dict(blocks=(2, 0, 2, 2)), r"blocks\[1\] of \(2, 0, 2, 2\) must be a positive integer"),
         (dict(block="wide"), "block must be one of"),
         (dict(stem="big"), "stem must be one of"),
         (dict(shortcut="A"), "shortcut must be one of"),
@@ -175,13 +175,59 @@ def test_unknown_preset():
 
 
 def test_flops_of_resnet18_at_96():
-    # 1.90 GFLOP per training image (forward + backward ~ 3x forward): forward ~ 0.63 GFLOP
+    # forward ~ 0.63 GFLOP per image (a training step: forward + backward, a little under 3x that)
     with torch.device("meta"):
         net = build_resnet("resnet18")
     flops = count_flops(net, (1, 1, 96, 96))
     assert 0.60e9 < flops < 0.66e9, flops
     # the same number on a real model
     assert count_flops(build_resnet("resnet18"), (1, 1, 96, 96)) == flops
+
+
+@pytest.mark.parametrize(
+    "layer,input_size,forward",
+    [
+        (nn.Linear(4, 3), (5, 4), 2 * 5 * 4 * 3),  # 2 x (batch x in x out)
+        (nn.Conv2d(3, 8, kernel_size=3, padding=1), (2, 3, 5, 5), 2 * (2 * 8 * 5 * 5) * (3 * 3 * 3)),
+    ],
+    ids=["Linear", "Conv2d"],
+)
+def test_a_training_step_of_one_layer_by_hand(layer, input_size, forward):
+    """Backward computes the weight's gradient (as many multiply-adds as the forward pass) and no
+    gradient for the input, which needs none; the bias's gradient is a sum (not counted)."""
+    assert count_flops(layer, input_size) == forward
+    assert count_flops(layer, input_size, backward=True) == 2 * forward
+
+
+def test_a_training_step_of_two_layers_by_hand():
+    """The second layer's backward also computes its input's gradient (for the first layer)."""
+    net = nn.Sequential(nn.Linear(4, 6), nn.ReLU(), nn.Linear(6, 3))
+    first, second = 2 * 5 * 4 * 6, 2 * 5 * 6 * 3
+    assert count_flops(net, (5, 4)) == first + second
+    assert count_flops(net, (5, 4), backward=True) == (first + second) + first + 2 * second
+
+
+def test_a_training_step_of_resnet18_is_under_three_forward_passes():
+    """Every layer's backward costs twice its forward pass (weight and input gradients) except the
+    stem's convolution, whose input (the image) needs no gradient: 3 x forward - the stem's."""
+    with torch.device("meta"):
+        net = build_resnet("resnet18")
+    forward = count_flops(net, (8, 1, 96, 96))
+    stem = count_flops(net.b1[0], (8, 1, 96, 96))
+    step = count_flops(net, (8, 1, 96, 96), backward=True)
+    assert step == 3 * forward - stem
+    assert step < 3 * forward
+
+
+def test_counting_flops_leaves_a_real_network_alone():
+    """The count runs on the meta device: no gradient, BN statistic or weight of `net` changes."""
+    torch.manual_seed(0)
+    net = build_resnet(ResNetConfig(blocks=(1, 1), channels=(8, 16), stem="compact", stem_channels=8)).train()
+    state = {name: t.clone() for name, t in net.state_dict().items()}
+    assert count_flops(net, (4, 1, 12, 12), backward=True) > 0
+    assert all(p.grad is None for p in net.parameters())
+    assert all(torch.equal(t, state[name]) for name, t in net.state_dict().items())
+    assert net.training
 
 
 def test_flops_match_torchvision_at_224():
@@ -300,7 +346,7 @@ def test_add_blocks_gives_new_blocks_the_nets_mode_dtype_and_device():
 @pytest.mark.parametrize("per_stage", [0, -1, 1.5, True])
 def test_add_blocks_refuses_fewer_than_one_block_per_stage(per_stage):
     net = build_resnet(ResNetConfig(blocks=(1, 1), channels=(8, 16), stem="compact", stem_channels=8))
-    message = rf"per_stage must be a whole number >= 1, got {per_stage!r}. Fix: pass 1 or more"
+    message = rf"per_stage must be a positive integer, got {per_stage!r}"
     with pytest.raises(ValueError, match=message):
         add_blocks(net, per_stage=per_stage)
 

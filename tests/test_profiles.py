@@ -56,3 +56,26 @@ def test_environment_report(monkeypatch):
     assert versions.startswith("Python ") and device.startswith("device ")
     assert profile.startswith("profile smoke")
     assert all(len(part) <= 100 for part in (versions, profile))
+
+
+@pytest.mark.parametrize(
+    "device,expected",
+    [("cuda", ["cuda:cuda"]), ("cuda:1", ["cuda:cuda:1"]), ("mps", ["mps"]), ("cpu", []), ("meta", [])],
+)
+def test_synchronize_waits_for_the_right_device(monkeypatch, device, expected):
+    """CUDA waits for the device named, MPS for Apple's GPU (it has one), the CPU for nothing."""
+    from resnet_helpers.profiles import synchronize
+
+    calls = []
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda d=None: calls.append(f"cuda:{d}"))
+    monkeypatch.setattr(torch.mps, "synchronize", lambda: calls.append("mps"))
+    synchronize(device)
+    synchronize(torch.device(device))
+    assert calls == expected * 2
+
+
+def test_synchronize_refuses_a_device_it_cannot_wait_for():
+    from resnet_helpers.profiles import synchronize
+
+    with pytest.raises(ValueError, match="cuda, mps and cpu, not 'xpu'"):
+        synchronize("xpu")
