@@ -6,13 +6,7 @@ import torch
 from torch import nn
 
 from resnet_helpers import Bottleneck, PreActResidual, Residual, count_weight_layers
-from resnet_helpers.lessons.function_classes import (
-    degradation_experiment,
-    depth_curves_figure,
-    depth_panel,
-    final_losses,
-    smooth,
-)
+from resnet_helpers.lessons.function_classes import depth_curves_figure, depth_panel
 from resnet_helpers.measure import max_abs_difference
 from resnet_helpers.models import (
     PlainBlock,
@@ -21,7 +15,15 @@ from resnet_helpers.models import (
     depth_config,
     valid_depths,
 )
-from resnet_helpers.training.loop import evaluate_loss, train_losses, train_statistics, training_tensors
+from resnet_helpers.training.experiment import (
+    degradation_experiment,
+    evaluate_loss,
+    final_losses,
+    smooth,
+    train_losses,
+    train_statistics,
+    training_tensors,
+)
 
 matplotlib.use("Agg")
 
