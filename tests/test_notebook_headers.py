@@ -8,7 +8,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from test_platforms import fake, nowhere  # noqa: F401 (nowhere is a fixture)
+from test_platforms import fake, make_nowhere
 
 import notebook_headers as colab
 from resnet_helpers.platforms import detect_platform
@@ -69,12 +69,17 @@ def _run_install_part(monkeypatch, missing=()):
     return calls
 
 
+@pytest.fixture
+def nowhere(monkeypatch):
+    return make_nowhere(monkeypatch)
+
+
 HOSTED = [("colab", "module"), ("kaggle", "env"), ("kaggle", "path"), ("studiolab", "path"),
           ("modelscope", "env"), ("modelscope", "path")]
 
 
 @pytest.mark.parametrize("platform, how", HOSTED)
-def test_setup_cell_installs_on_each_hosted_platform_only_what_is_missing(nowhere, monkeypatch, platform, how):
+def test_setup_cell_installs_on_each_hosted_platform_what_is_missing(nowhere, monkeypatch, platform, how):
     """The package from GitHub and d2l with --no-deps; of the notebooks' needs only the missing
     (torch, numpy and torchvision of the platform stay); and it recognises the same platforms as
     resnet_helpers.platforms."""

@@ -16,9 +16,9 @@ from resnet_helpers.profiles import choose_precision
 ALL_ENV = [variable for names in ENV_MARKERS.values() for variable in names]
 
 
-@pytest.fixture
-def nowhere(monkeypatch):
-    """A machine that is no hosted platform: no marker variable, no marker folder, no google.colab."""
+def make_nowhere(monkeypatch) -> set[str]:
+    """A machine that is no hosted platform: no marker variable, no marker folder, no google.colab.
+    Returns the set of marker folders to pretend exist (empty: none)."""
     for variable in ALL_ENV:
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.delitem(sys.modules, "google.colab", raising=False)
@@ -32,7 +32,12 @@ def nowhere(monkeypatch):
         return real_is_dir(self)
 
     monkeypatch.setattr(Path, "is_dir", is_dir)
-    return folders  # add a marker folder's path to make it exist
+    return folders
+
+
+@pytest.fixture
+def nowhere(monkeypatch):
+    return make_nowhere(monkeypatch)  # add a marker folder's path to make it exist
 
 
 def fake(monkeypatch, folders, platform: str, how: str):
@@ -115,7 +120,7 @@ def test_setup_on_a_hosted_platform_keeps_data_and_checkpoints_in_its_work_dir(
     assert f"checkpoints in {kept / 'checkpoints'}" in lines[0] and found.title in lines[0]
 
 
-def test_setup_leaves_a_folder_inside_the_work_dir_and_a_data_root_already_set(nowhere, monkeypatch, tmp_path):
+def test_setup_leaves_a_folder_inside_the_work_dir_and_a_data_root_set(nowhere, monkeypatch, tmp_path):
     monkeypatch.setitem(PATH_MARKERS, "kaggle", tmp_path)
     nowhere.add(str(tmp_path))
     inside = tmp_path / "resnet-notebooks" / "notebooks"
