@@ -48,7 +48,7 @@ def test_notebook_badge_and_setup_cell_agree(path):
 
 def test_setup_cell_fits_a_notebook_and_compiles():
     cell = colab.setup_cell("owner/name")
-    assert 'repo = "git+https://github.com/owner/name"' in cell
+    assert '"resnet-helpers @ git+https://github.com/owner/name"' in cell
     assert max(len(line) for line in cell.splitlines()) <= 100  # no line runs off a notebook's width
     compile(cell, "setup", "exec")
 
@@ -79,10 +79,13 @@ HOSTED = [("colab", "module"), ("kaggle", "env"), ("kaggle", "path"), ("studiola
 
 
 @pytest.mark.parametrize("platform, how", HOSTED)
-def test_setup_cell_installs_on_each_hosted_platform_what_is_missing(nowhere, monkeypatch, platform, how):
+def test_setup_cell_installs_on_each_hosted_platform_what_is_missing(
+    nowhere, monkeypatch, tmp_path, platform, how
+):
     """The package from GitHub and d2l with --no-deps; of the notebooks' needs only the missing
     (torch, numpy and torchvision of the platform stay); and it recognises the same platforms as
     resnet_helpers.platforms."""
+    monkeypatch.chdir(tmp_path)  # a notebook opened alone, in no checkout
     fake(monkeypatch, nowhere, platform, how)
     assert detect_platform() == platform
     calls = _run_install_part(monkeypatch, missing={"resnet_helpers", "torchinfo", "pyarrow"})
@@ -90,6 +93,17 @@ def test_setup_cell_installs_on_each_hosted_platform_what_is_missing(nowhere, mo
         ["install", "-q", "torchinfo", "pyarrow"],
         ["install", "-q", "--no-deps", "d2l==1.0.3", "resnet-helpers @ git+https://github.com/owner/name"],
     ]
+
+
+@pytest.mark.parametrize("folder", ["notebooks", "notebooks/zh"])
+def test_setup_cell_installs_the_checkout_a_notebook_is_in(nowhere, monkeypatch, tmp_path, folder):
+    """Cloned or unpacked on the platform (ModelScope, Studio Lab's import): no GitHub needed."""
+    (tmp_path / "pyproject.toml").write_text("[project]\n")
+    (tmp_path / folder).mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / folder)
+    fake(monkeypatch, nowhere, "modelscope", "path")
+    calls = _run_install_part(monkeypatch, missing={"resnet_helpers"})
+    assert calls == [["install", "-q", "--no-deps", "d2l==1.0.3", str(tmp_path)]]
 
 
 def test_setup_cell_installs_torch_where_the_platform_has_none(nowhere, monkeypatch):

@@ -28,7 +28,7 @@ from test_lab import _free_port, _wait_for_lab
 
 ROOT = Path(__file__).resolve().parents[1]
 MARK = "<!-- student-route"
-TEST_TOOLS = ("pytest", "nbval", "ruff", "playwright", "importlinter", "yaml")
+TEST_TOOLS = ("pytest", "nbval", "ruff", "playwright", "importlinter")  # pyyaml: JupyterLab needs it too
 
 
 def route_commands(readme: Path = ROOT / "README.md") -> list[str]:

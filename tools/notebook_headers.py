@@ -30,8 +30,8 @@ BADGE_PREFIX = "[![Open In Colab]"
 HOSTED_NEEDS = ("torch", "torchvision", "numpy", "matplotlib", "pandas", "requests", "scipy", "ipywidgets",
                 "torchinfo", "tqdm", "pyarrow")
 
-SETUP_TEMPLATE = """# Setup: on a hosted notebook (Colab, Kaggle, SageMaker Studio Lab, ModelScope) install the helpers
-# from GitHub, what the platform lacks, and d2l without its old pins; everywhere, report.
+SETUP_TEMPLATE = """# Setup: on a hosted notebook (Colab, Kaggle, SageMaker Studio Lab, ModelScope) install the helpers,
+# what the platform lacks, and d2l without its old pins; everywhere, report.
 import importlib.util
 import os
 import subprocess
@@ -48,9 +48,11 @@ if hosted and importlib.util.find_spec("resnet_helpers") is None:
     missing = [name for name in needs if importlib.util.find_spec(name) is None]
     if missing:
         subprocess.run([*pip, *missing], check=True)
-    repo = "git+https://github.com/{slug}"
-    # d2l 1.0.3 is the English book's; the Chinese book's d2l==0.17.6 works here too (tested).
-    subprocess.run([*pip, "--no-deps", "d2l==1.0.3", f"resnet-helpers @ {{repo}}"], check=True)
+    # the helpers from this checkout when the notebook is in one (cloned, or a ZIP unpacked), else
+    # from GitHub; d2l 1.0.3 is the English book's (the Chinese book's 0.17.6 works too, tested)
+    here = [str(p) for p in Path.cwd().parents[:2] if (p / "pyproject.toml").is_file()]
+    package = here[0] if here else "resnet-helpers @ git+https://github.com/{slug}"
+    subprocess.run([*pip, "--no-deps", "d2l==1.0.3", package], check=True)
 
 from resnet_helpers import environment_report, get_profile
 from resnet_helpers.platforms import setup_platform
