@@ -623,7 +623,7 @@ def test_the_improved_recipe_runs_the_momentum_it_says(data, monkeypatch):
 
 
 def test_a_recipe_that_cycles_momentum_cycles_it_and_saves_the_range(data, monkeypatch, tmp_path):
-    cycled = Recipe("cycled", lr=0.1, momentum=0.9, schedule="onecycle", cycle_momentum=(0.8, 0.95))
+    cycled = Recipe("cycled", lr=0.1, momentum=0.95, schedule="onecycle", cycle_momentum=(0.8, 0.95))
     seen = momenta_during_a_run(cycled, data, monkeypatch)
     assert seen[0] == pytest.approx(0.95) and min(seen) == pytest.approx(0.8, abs=0.01)
     constant = Recipe("constant", lr=0.1, momentum=0.7, schedule="onecycle")
@@ -632,6 +632,10 @@ def test_a_recipe_that_cycles_momentum_cycles_it_and_saves_the_range(data, monke
     path = tmp_path / "c.pt"
     train_resnet(TINY, cycled, SIZES.replace(epochs=1), data=data, checkpoint=path, **quiet())
     assert tuple(load_checkpoint(path)["config"]["recipe"]["cycle_momentum"]) == (0.8, 0.95)
+    with pytest.raises(ValueError, match=r"momentum=0.9: .* e.g. momentum=0.95"):
+        Recipe("says 0.9", lr=0.1, momentum=0.9, schedule="onecycle", cycle_momentum=(0.85, 0.95))
+    with pytest.raises(ValueError, match="needs schedule='onecycle'"):
+        Recipe("constant lr", lr=0.1, momentum=0.95, cycle_momentum=(0.85, 0.95))
 
 
 def test_sgd_decays_weights_only():
