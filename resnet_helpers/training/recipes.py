@@ -226,12 +226,3 @@ def make_scheduler(optimizer, recipe: Recipe, total_steps: int):
             optimizer, max_lr=recipe.lr, total_steps=total_steps, pct_start=pct_start, **cycle
         )
     raise ValueError(f"unknown schedule {recipe.schedule!r}; use 'constant' or 'onecycle'.")
-
-
-def sgd(net: nn.Module, lr: float, momentum: float = 0.9, weight_decay: float = 0.0, nesterov: bool = False):
-    """SGD with weight decay on the weights only: none on BatchNorm parameters and biases (1-D tensors)."""
-    groups = [
-        {"params": [p for p in net.parameters() if p.ndim > 1], "weight_decay": weight_decay},
-        {"params": [p for p in net.parameters() if p.ndim <= 1], "weight_decay": 0.0},
-    ]
-    return torch.optim.SGD(groups, lr=lr, momentum=momentum, nesterov=nesterov)
