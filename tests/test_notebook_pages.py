@@ -179,7 +179,9 @@ def _open_prose(text: str) -> str:
 def test_solution_prose_is_folded(path):
     """The answers in words are folded too (tools/tidy_notebooks.py), not only the code."""
     nb, words = _read(path), _words(path)
-    solutions = re.compile(r"^#{1,6}\s*(?:\d+\.\s*)?" + re.escape(words["solutions"]), re.MULTILINE | re.IGNORECASE)
+    solutions = re.compile(
+        r"^#{1,6}\s*(?:\d+\.\s*)?" + re.escape(words["solutions"]), re.MULTILINE | re.IGNORECASE
+    )
     open_prose, started = [], False
     for i, cell in enumerate(nb.cells):
         if cell.cell_type != "markdown":
@@ -193,7 +195,9 @@ def test_solution_prose_is_folded(path):
         if _open_prose(text):
             open_prose.append(f"cell {i}: {_open_prose(text)[:80]!r}")
     assert started, "no Solutions heading"
-    assert not open_prose, "solution prose shown open (fold it: tools/tidy_notebooks.py):\n" + "\n".join(open_prose)
+    assert not open_prose, "solution prose shown open (fold it: tools/tidy_notebooks.py):\n" + "\n".join(
+        open_prose
+    )
 
 
 def test_tidy_script_moves_markers_to_tags_and_collapses_solutions(tmp_path):
@@ -204,7 +208,7 @@ def test_tidy_script_moves_markers_to_tags_and_collapses_solutions(tmp_path):
     nb.cells = [
         nbformat.v4.new_markdown_cell("# Title\n\nIn this notebook you will learn"),
         nbformat.v4.new_code_cell("# NBVAL_CHECK_OUTPUT\nprint(1)"),
-        nbformat.v4.new_code_cell('x = dict(a=1,\n         b=2)  # fmt: skip\n# NBVAL_IGNORE_OUTPUT'),
+        nbformat.v4.new_code_cell("x = dict(a=1,\n         b=2)  # fmt: skip\n# NBVAL_IGNORE_OUTPUT"),
         nbformat.v4.new_markdown_cell("## Exercises\n\n**1.** Do it.\n\n## Solutions\n\n**1.** Like this:"),
         nbformat.v4.new_code_cell("print(2)"),
         nbformat.v4.new_markdown_cell("It works because...\n\n### Solution 2: more\n\nThe second answer."),
