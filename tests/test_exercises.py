@@ -31,9 +31,16 @@ def assert_not_yet(out: str, secret=None):
 
 @pytest.mark.parametrize(
     "check",
-    [ex.check_cifar_resnet, ex.check_needs_1x1conv, ex.check_residual_params, ex.check_flops_ratio_96,
-     ex.check_smallest_resolution, ex.check_width_scaling, ex.check_brightest_class],
-)  # fmt: skip
+    [
+        ex.check_cifar_resnet,
+        ex.check_needs_1x1conv,
+        ex.check_residual_params,
+        ex.check_flops_ratio_96,
+        ex.check_smallest_resolution,
+        ex.check_width_scaling,
+        ex.check_brightest_class,
+    ],
+)
 def test_none_is_no_answer_yet(capsys, check):
     args = (56, None) if check is ex.check_cifar_resnet else (None,)
     assert said(capsys, check, *args).startswith("No answer yet")
@@ -105,9 +112,11 @@ def _table1_net(blocks, width_factor=1):
 
     widths = [64 * width_factor * 2**i for i in range(4)]
     stem = nn.Sequential(
-        nn.Conv2d(3, 64, kernel_size=7, stride=2, padding=3), nn.BatchNorm2d(64), nn.ReLU(),
+        nn.Conv2d(3, 64, kernel_size=7, stride=2, padding=3),
+        nn.BatchNorm2d(64),
+        nn.ReLU(),
         nn.MaxPool2d(kernel_size=3, stride=2, padding=1),
-    )  # fmt: skip
+    )
     stages, cin = [], 64
     for i, (n, w) in enumerate(zip(blocks, widths, strict=True)):
         stages.append(nn.Sequential(*resnet_block(cin, w, n, first_block=i == 0 and cin == w)))
