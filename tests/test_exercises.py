@@ -80,6 +80,7 @@ def test_cifar_resnet(capsys, depth):
     assert_not_yet(out)
     assert f"n = {n}" not in out
     assert_not_yet(said(capsys, ex.check_cifar_resnet, depth, params=params + 6), params)
+    assert_not_yet(said(capsys, ex.check_cifar_resnet, depth, n="nine", params="many"))
 
 
 def test_needs_1x1conv(capsys):
@@ -104,6 +105,7 @@ def test_shortcut_params(capsys):
         right = count_params(nn.Conv2d(c, 2 * c, kernel_size=1))
         assert_right(said(capsys, ex.check_shortcut_params, c, right))
         assert_not_yet(said(capsys, ex.check_shortcut_params, c, right - 2 * c), right)
+        assert_not_yet(said(capsys, ex.check_shortcut_params, c, "many"))  # any answer gets a verdict
 
 
 def _table1_net(blocks, width_factor=1):
@@ -165,3 +167,4 @@ def test_width_scaling(capsys):
         wide = count_params(build_resnet(PRESETS["resnet18"].replace(channels=(128, 256, 512, 1024))))
     assert_right(said(capsys, ex.check_width_scaling, round(wide / base)))
     assert_not_yet(said(capsys, ex.check_width_scaling, 2))
+    assert_not_yet(said(capsys, ex.check_width_scaling, "four"))

@@ -237,3 +237,42 @@ def test_tidy_script_moves_markers_to_tags_and_collapses_solutions(tmp_path):
     assert not any(_open_prose(c.source) for c in tidied.cells[5:])
     out = subprocess.run([sys.executable, script, path], check=True, capture_output=True, text=True).stdout
     assert path.read_text() == once and "0 change(s)" in out  # idempotent
+
+
+def _reading_time():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("reading_time", ROOT / "tools" / "reading_time.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_reading_time_counts_deep_dives_apart():
+    """tools/reading_time.py: a heading marked "(deep dive)" holds until a heading of its level or higher."""
+    rt = _reading_time()
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# Title\n\none two three"),
+        nbformat.v4.new_markdown_cell("## 1. Core\n\nfour five"),
+        nbformat.v4.new_markdown_cell("### More (deep dive)\n\nsix"),
+        nbformat.v4.new_code_cell("x = 1\n\ny = 2"),
+        nbformat.v4.new_markdown_cell("#### still deep"),
+        nbformat.v4.new_markdown_cell("### Back on the path"),
+        nbformat.v4.new_markdown_cell("## 2. Extra (deep dive)"),
+        nbformat.v4.new_markdown_cell("## Summary"),
+    ]
+    assert rt.deep_dive_flags(nb, "01_x") == [False, False, True, True, True, False, True, False]
+    assert rt.deep_dive_flags(nb, "05_going_deeper") == [True] * 8
+    assert rt.words("## 1. Core, see [d2l](https://d2l.ai/x.html) <b>now</b>") == 5  # 1 Core see d2l now
+    assert rt.code_lines("x = 1\n\n  y = 2\n") == 2
+
+
+def test_reading_time_has_a_recorded_time_for_every_notebook():
+    import json
+
+    rt = _reading_time()
+    recorded = json.loads(rt.TIMES.read_text(encoding="utf-8"))
+    assert recorded["profile"] == "cpu"
+    missing = [p.stem for p in rt.notebook_paths() if p.stem not in recorded["notebooks"]]
+    assert not missing, f"no execution time recorded for {missing}: python tools/reading_time.py --record"

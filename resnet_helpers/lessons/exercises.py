@@ -91,7 +91,7 @@ def check_cifar_resnet(depth: int, n=None, params=None) -> None:
     if n is not None:
         _say(
             n == right_n,
-            f"ResNet-{depth} has n = {n} blocks per stage.",
+            f"ResNet-{depth} has n = {right_n} blocks per stage.",
             f"n = {n} does not give {depth} weight layers: the network has 6n + 2 (a stem, three stages of n "
             "blocks of two convolutions, the fc layer). Solve for n.",
         )
@@ -100,7 +100,7 @@ def check_cifar_resnet(depth: int, n=None, params=None) -> None:
             right_params = count_params(build_depth_net(depth, width=16))
         _say(
             params == right_params,
-            f"ResNet-{depth} at width 16 has {params:,} parameters.",
+            f"ResNet-{depth} at width 16 has {right_params:,} parameters.",
             f"{params!r} is not the count. Build it with build_depth_net({depth}, width=16) under "
             "`with torch.device('meta'):` and count with count_params.",
         )
@@ -177,7 +177,7 @@ def check_shortcut_params(c: int, answer) -> None:
     right = count_params(Residual(c, 2 * c, use_1x1conv=True, strides=2).conv3)
     _say(
         answer == right,
-        f"the 1x1 convolution from {c} to {2 * c} channels has {answer:,} parameters.",
+        f"the 1x1 convolution from {c} to {2 * c} channels has {right:,} parameters.",
         f"{answer!r} is not it. A 1x1 convolution has one weight per (input, output) channel pair and one "
         "bias per output channel; the stride changes no parameter.",
     )
@@ -244,7 +244,7 @@ def check_flops_ratio_96(answer) -> None:
     right = count_flops(net, (1, 1, 224, 224)) / count_flops(net, (1, 1, 96, 96))
     _say(
         _close(answer, right, 0.02),
-        f"about {answer}x fewer FLOPs at 96x96.",
+        f"about {right:.1f}x fewer FLOPs at 96x96.",
         f"{answer!r} is not the ratio. Every convolution's work goes with the area of its feature map; "
         "compare explore_architecture(resolution=224) and (resolution=96).",
     )
@@ -264,7 +264,7 @@ def check_smallest_resolution(answer) -> None:
         hint = f"{answer} works, but a smaller input does too: " + hint
     elif isinstance(answer, int) and not isinstance(answer, bool):
         hint = f"at {answer}x{answer} a stage has nothing left to halve: " + hint
-    _say(answer == right, f"{answer}x{answer} is the smallest input that keeps every stage meaningful.", hint)
+    _say(answer == right, f"{right}x{right} is the smallest input that keeps every stage meaningful.", hint)
 
 
 def check_width_scaling(answer) -> None:
@@ -277,7 +277,7 @@ def check_width_scaling(answer) -> None:
         wide = count_params(build_resnet(ResNetConfig(channels=(128, 256, 512, 1024))))
     _say(
         _close(answer, wide / base, 0.02),
-        f"about {answer}x: a convolution's weights go with (input channels) x (output channels).",
+        f"about {wide / base:.1f}x: a convolution's weights go with (input channels) x (output channels).",
         f"{answer!r} is not the factor. How do a convolution's weights depend on its channels, when both "
         "its input and output channels double?",
     )
