@@ -22,9 +22,10 @@ GLOSSARY = ROOT / "notebooks" / "zh" / "translations" / "00_start_here.md"
 GLOSSARY_LINE = "书中（网页版与纸质版）译作“批量规范化”，李沐课程视频称“批量归一化”。"
 
 CJK = "\u3400-\u4dbf\u4e00-\u9fff"
-LATIN = "A-Za-z0-9%\u0370-\u03ff"
+LATIN = "A-Za-z0-9%²³′\u0370-\u03ff"
 SPAN = "\ue000"  # stands for a code span or inline math: Latin text, for spacing
 GAP = "\ue001"  # stands for a link target or an HTML tag: neither Chinese nor Latin
+FULL = "[，。；：！？、（）「」“”]"  # full-width punctuation: no space on either side
 
 # (retired variant, what to write instead); a variant may be allowed once by ALLOWED below.
 RETIRED = [
@@ -64,16 +65,18 @@ def prose(text: str) -> list[tuple[int, str]]:
 def typography_problems(line: str) -> list[str]:
     """What one prose line breaks of the typography rule."""
     found = []
-    # emphasis and link brackets are invisible: look through them
-    seen = re.sub(r"\*+|(?<![\w])_+|_+(?![\w])|[\[\]]", "", line)
+    # emphasis and link brackets are invisible: look through them. Markdown needs the space after
+    # a bold run-in heading that ends in punctuation ("**小结。** 正文"), so that space is allowed.
+    seen = re.sub(r"(?<=[。？！：）”])(\*+) ", r"\1", line)
+    seen = re.sub(r"\*+|(?<![\w])_+|_+(?![\w])|[\[\]]", "", seen)
     L, C = f"[{LATIN}{SPAN}]", f"[{CJK}]"
     for m in re.finditer(f"{C}{L}|{L}{C}", seen):
         found.append(f"no space between Chinese and Latin text: {seen[max(0, m.start() - 8):m.end() + 8]!r}")
     for m in re.finditer(f"{C}[,;:!?]|[,;:!?] *{C}|{C}\\(|\\){C}", seen):
         found.append(f"half-width punctuation in Chinese text: {seen[max(0, m.start() - 8):m.end() + 8]!r}")
-    for m in re.finditer(r" [，。；：！？、）」”]|[（「“] ", seen):
+    for m in re.finditer(f"(?<=[^\\s|>#*.-]) +{FULL}|{FULL} +(?=[^\\s|])", seen):
         found.append(f"a space beside full-width punctuation: {seen[max(0, m.start() - 8):m.end() + 8]!r}")
-    for m in re.finditer(r"(?<![\w.])\d+x\d+(?![\w])", seen):
+    for m in re.finditer(r"(?<![A-Za-z0-9_.])\d+x\d+(?![A-Za-z0-9_])", seen):
         found.append(f"x for a size (write ×): {m[0]!r}")
     depth = deepest = 0
     for ch in seen:
