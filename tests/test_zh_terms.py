@@ -4,7 +4,8 @@
 Vocabulary (the book's terms, d2l-zh; the lecture videos' beside them only in 00's glossary):
 stage 阶段 (not 模块), run profile 档位, cell 单元格, one-cycle 单周期学习率调度, BN's γ/β 拉伸参数/偏移参数
 (d2l-zh 7.5), lesion study 删除实验, explorer 探索器 (never 浏览器, which reads as a web browser),
-batch normalization 批量规范化 (书中（网页版与纸质版）; 批量归一化 is the videos' word: once, in 00's glossary).
+batch normalization 批量规范化 (书中（网页版与纸质版）; 批量归一化 is the videos' word: in 00's
+glossary only).
 
 Typography: full-width punctuation in Chinese text; a space between Chinese and Latin letters, digits,
 code spans and math (as d2l-zh's 7.6 mostly does: "ResNet 沿用了 VGG", "有 2 个"), none beside
@@ -44,7 +45,8 @@ RETIRED = [
     (r"背后是一个", "配有一个"),
     (r"改装", "改为安装"),
 ]
-ALLOWED = {(GLOSSARY.name, "批量归一化"): 2, (GLOSSARY.name, "归一化层"): 1, (GLOSSARY.name, "one-cycle"): 1}  # the glossary's video terms
+# 00's glossary names the videos' terms and the English ones beside the book's
+ALLOWED = {(GLOSSARY.name, "批量归一化"): 2, (GLOSSARY.name, "归一化层"): 1, (GLOSSARY.name, "one-cycle"): 1}
 
 
 def prose(text: str) -> list[tuple[int, str]]:
@@ -57,7 +59,8 @@ def prose(text: str) -> list[tuple[int, str]]:
         if fenced or line.startswith("<!-- cell "):
             continue
         line = re.sub(r"`[^`]*`|\$[^$]+\$", SPAN, line)
-        line = re.sub(r"\]\([^)]*\)|<[^>]+>|https?://\S+", lambda m: "]" + GAP if m[0][0] == "]" else GAP, line)
+        line = re.sub(r"\]\([^)]*\)|<[^>]+>|https?://\S+", lambda m: "]" + GAP if m[0][0] == "]" else GAP,
+                      line)
         lines.append((number, line))
     return lines
 
