@@ -87,3 +87,20 @@ def test_the_chinese_edition_is_built_from_current_translations():
     missing or stale (each problem names the notebook and the markdown cell)."""
     problems = zh.check()
     assert not problems, "\n".join(problems)
+
+
+def test_todo_takes_a_notebook_name_with_or_without_the_suffix(tmp_path, monkeypatch, capsys):
+    """`python tools/zh.py --todo 01_x` names the same notebook as `01_x.ipynb` or `notebooks/01_x.ipynb`
+    (without the suffix it looked for a file called `01_x` and failed); an unknown name is named."""
+    monkeypatch.setattr(zh, "EN", tmp_path)
+    monkeypatch.setattr(zh, "ZH", tmp_path / "zh")
+    _notebook(tmp_path / "01_x.ipynb")
+    outputs = []
+    for given in ("01_x.ipynb", "01_x", "notebooks/01_x.ipynb"):
+        assert zh.main(["--todo", given]) == 0
+        outputs.append(capsys.readouterr().out)
+    assert "<!-- cell c0 | en " in outputs[0] and "## Part 2" in outputs[0]
+    assert outputs[0] == outputs[1] == outputs[2]
+    with pytest.raises(SystemExit):
+        zh.main(["--todo", "09_nothing"])
+    assert "09_nothing" in capsys.readouterr().err

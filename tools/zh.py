@@ -12,7 +12,8 @@ and recording which English text it was made from (the first 12 hex digits of it
     python tools/zh.py            # check: stale or missing translations, out-of-date notebooks
     python tools/zh.py --write    # rebuild notebooks/zh/*.ipynb (`make zh`)
     python tools/zh.py --todo NB  # print blocks to translate: new cells and changed ones (with
-                                  # the English text), ready to paste into the translation file
+                                  # the English text), ready to paste into the translation file;
+                                  # NB: 02_residual_block, with or without .ipynb
 
 When an English markdown cell changes, its translation goes stale: the check names the cell, and
 the build keeps the old translation until someone updates it (it never shows English silently).
@@ -152,7 +153,11 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.todo:
         for name in args.todo:
-            print(todo(EN / Path(name).name))
+            notebook = EN / Path(name).with_suffix(".ipynb").name  # 02_residual_block, with or without .ipynb
+            if not notebook.exists():
+                known = ", ".join(p.stem for p in notebooks(EN))
+                parser.error(f"--todo {name}: no notebook {notebook.name} in {EN}; one of: {known}")
+            print(todo(notebook))
         return 0
     if args.write:
         ZH.mkdir(exist_ok=True)
