@@ -4,6 +4,10 @@ Bad arguments stop before anything runs, with argparse's one error line (exit 2)
 SIGTERM stop a run between two steps: it prints the last complete checkpoint and the command that
 resumes it, and exits 130 (SIGINT) or 143 (SIGTERM: 128 + 15, what a process stopped by the signal
 reports, so a container runtime or a scheduler sees that it was asked to stop).
+
+Under torchrun (`torchrun --nproc_per_node=2 -m resnet_helpers.training ...`, docs/distributed.md)
+every process runs this same command on its shard of each batch (DistributedDataParallel); only
+rank 0 prints and writes the checkpoint, and a checkpoint resumes on any number of processes.
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ from pathlib import Path
 
 from ..measure import smallest_resolution
 from ..models import PRESETS
-from ..profiles import PROFILES, choose_device, choose_precision, get_profile
+from ..profiles import PROFILES, Precision, choose_device, choose_precision, get_profile
+from . import distributed
 from .device_data import tune_cpu_allocator
 from .recipes import RECIPES, check_run_size, run_settings
 from .trainer import CheckpointError, Terminated, TrainingInterrupted, sigterm_as_interrupt, train_resnet
@@ -27,15 +32,32 @@ __all__ = ["main"]
 EXIT_SIGINT, EXIT_SIGTERM = 130, 143  # 128 + the signal's number, as a shell reports it
 
 
-def whole_number(minimum: int, advice: str):
-    """An argparse `type=`: an int >= `minimum`, else an error that names the value and the fix."""
+def say(line: str, file=None) -> None:
+    """print(line), flushed, on rank 0 only: under torchrun the other ranks say nothing (RANK is set
+    by torchrun before the process group starts, so this holds from the first line)."""
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(line, file=file or sys.stdout, flush=True)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse's parser, whose errors (one line, exit 2) only rank 0 prints under torchrun."""
+
+    def error(self, message):
+        if int(os.environ.get("RANK", "0")) != 0:
+            sys.exit(2)
+        super().error(message)
+
+
+def whole_number(minimum: int | None, advice: str = ""):
+    """An argparse `type=`: an int >= `minimum` (None: any int), else an error that names the value
+    and the fix."""
 
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a whole number; {advice}") from None
-        if value < minimum:
+        if minimum is not None and value < minimum:
             raise argparse.ArgumentTypeError(f"{value} is too small; {advice}")
         return value
 
@@ -58,15 +80,8 @@ def run_size(name: str):
     return parse
 
 
-def preset_resolution():
-    """The argparse `type=` of `--resolution`: what the smallest preset needs (`check_resolution`
-    then checks the chosen preset)."""
-    smallest = min(smallest_resolution(config) for config in PRESETS.values())
-    return whole_number(smallest, f"the presets need {smallest} pixels or more (the course uses 96)")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="python -m resnet_helpers.training",
         description="Train ResNet-18 on Fashion-MNIST with the course's or the improved recipe.",
     )
@@ -77,13 +92,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--epochs", type=run_size("epochs"))
     parser.add_argument("--batch-size", type=run_size("batch_size"))
     parser.add_argument(
-        "--resolution", type=preset_resolution(), help="image side after resizing (course: 96)"
+        "--resolution", type=whole_number(None), help="image side after resizing (course: 96)"
     )
     parser.add_argument("--train-size", type=run_size("train_size"), help="train on the first N images only")
     parser.add_argument(
         "--test-size", type=run_size("test_size"), help="test on the first N test images (10000: all)"
     )
     parser.add_argument("--seed", type=int, default=0)
+    fp32_help = "train in fp32 (default: bf16 or fp16 where the hardware has them); runs compare exactly"
+    parser.add_argument("--fp32", action="store_true", help=fp32_help)
     parser.add_argument("--compile", action="store_true", help="torch.compile the network (GPUs)")
     parser.add_argument("--checkpoint", help="file to save every epoch (and to resume from)")
     parser.add_argument("--resume", action="store_true", help="continue from --checkpoint")
@@ -96,14 +113,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def check_resolution(parser, args) -> None:
-    """A parser error when `args.resolution` is too small for the preset `args.model`."""
+    """A parser error when `args.resolution` is too small for the preset `args.model` (measured here,
+    for that preset only: a second per preset)."""
     if args.resolution is None:
         return
     smallest = smallest_resolution(PRESETS[args.model])
     if args.resolution < smallest:
+        # Every preset has the course's stem and 4 stages: they all need the same.
         parser.error(
-            f"argument --resolution: {args.resolution} is too small for {args.model}: its last stage "
-            f"would get no pixels; the smallest that works is {smallest} (the course uses 96)"
+            f"argument --resolution: {args.resolution} is too small; the presets need {smallest} pixels "
+            "or more (the course uses 96)"
         )
 
 
@@ -119,7 +138,7 @@ def _check_checkpoint(parser, args) -> None:
     folder = path.parent
     if not folder.is_dir():
         try:
-            folder.mkdir(parents=True)
+            folder.mkdir(parents=True, exist_ok=True)  # exist_ok: torchrun's ranks race here
         except OSError as e:
             blocker = next((a for a in (folder, *folder.parents) if a.exists() and not a.is_dir()), None)
             why = f"{blocker} is a file" if blocker is not None else e.strerror
@@ -127,7 +146,7 @@ def _check_checkpoint(parser, args) -> None:
                 f"argument --checkpoint: cannot create the folder {folder} ({why}); "
                 "choose a folder you can write to"
             )
-        print(f"created the folder {folder} for the checkpoint", flush=True)
+        say(f"created the folder {folder} for the checkpoint")
     try:
         with tempfile.TemporaryFile(dir=folder):
             pass
@@ -137,11 +156,12 @@ def _check_checkpoint(parser, args) -> None:
             "choose a folder you can write to"
         )
     if path.exists() and not args.resume:
-        print(f"note: {path} exists and will be replaced (add --resume to continue it)", flush=True)
+        say(f"note: {path} exists and will be replaced (add --resume to continue it)")
 
 
 def resume_command(argv: list[str], profile) -> str:
-    """The command line that continues this run: the same arguments, the profile, --resume."""
+    """The command line that continues this run: the same arguments, the profile, --resume (in one
+    process; under torchrun, the same torchrun line with --resume works too)."""
     args = list(argv)
     if not any(a == "--profile" or a.startswith("--profile=") for a in args):
         args += ["--profile", str(profile)]
@@ -165,16 +185,24 @@ def main(argv=None) -> int:
         )
     sizes = dict(epochs=args.epochs, batch_size=args.batch_size, resolution=args.resolution)
     settings = run_settings(profile).replace(**sizes, train_size=args.train_size, test_size=args.test_size)
-    device = choose_device()
-    precision = choose_precision(device)
-    print(
+    device = distributed.setup(choose_device())  # torchrun: this rank's device, in the process group
+    try:
+        return train(parser, args, argv, profile, settings, device)
+    finally:
+        distributed.teardown()
+
+
+def train(parser, args, argv, profile, settings, device) -> int:
+    """The run of `main`, in this process (under torchrun: on its shard of every batch)."""
+    precision = Precision("fp32", None, False, "--fp32") if args.fp32 else choose_precision(device)
+    ranks = f" | torchrun: {distributed.world_size()} processes (DDP)" if distributed.active() else ""
+    say(
         f"recipe {args.recipe} | model {args.model} | profile {profile} | device {device.type} | "
-        f"precision {precision} | {settings}",
-        flush=True,
+        f"precision {precision} | {settings}{ranks}"
     )
     if device.type == "cpu" and not args.default_allocator:
         # A command line owns its process: keep freed memory for reuse (faster CPU steps).
-        print(f"CPU allocator: {tune_cpu_allocator()} (--default-allocator keeps glibc's)", flush=True)
+        say(f"CPU allocator: {tune_cpu_allocator()} (--default-allocator keeps glibc's)")
     with sigterm_as_interrupt():
         try:
             result = train_resnet(
@@ -188,26 +216,25 @@ def main(argv=None) -> int:
                 resume=args.resume,
                 progress=False,
                 live_plot=False,
-                log=lambda line: print(line, flush=True),
+                log=say,
                 compile=args.compile,
                 report_memory=args.report_memory,
             )
         except TrainingInterrupted as e:
-            print(e.message, file=sys.stderr, flush=True)
+            say(e.message, file=sys.stderr)
             if e.resumable:
-                print(f"resume with: {resume_command(argv, profile)}", file=sys.stderr, flush=True)
+                say(f"resume with: {resume_command(argv, profile)}", file=sys.stderr)
             return EXIT_SIGTERM if e.signal_name == "SIGTERM" else EXIT_SIGINT
         except KeyboardInterrupt as e:  # before the epochs started (loading data or a checkpoint)
-            print("interrupted before training started: nothing new was saved", file=sys.stderr, flush=True)
+            say("interrupted before training started: nothing new was saved", file=sys.stderr)
             return EXIT_SIGTERM if isinstance(e, Terminated) else EXIT_SIGINT
         except CheckpointError as e:
             parser.error(f"argument --checkpoint: {e}")
-    print(
+    say(
         f"{result.images_per_s:.1f} images/s (wall clock of the training steps, data included); "
-        + "; ".join(result.notes),
-        flush=True,
+        + "; ".join(result.notes)
     )
-    print(f"test acc {result.test_acc:.3f}", flush=True)
+    say(f"test acc {result.test_acc:.3f}")
     return 0
 
 

@@ -10,7 +10,8 @@ This file, top to bottom: `Trainer` (a step, an epoch, the run) and `train_resne
 returns (`TrainResult`, `result_row`); checkpoint files (`save_checkpoint`, `load_checkpoint`,
 `checkpoint_dir`); stopping a run (`TrainingInterrupted`, `sigterm_as_interrupt`); and the
 process-wide settings a run touches, each explicit (`seeded`, `cudnn_benchmark`, `memory_note`).
-Data: `device_data.py`; recipes and run sizes: `recipes.py`.
+Data: `device_data.py`; recipes and run sizes: `recipes.py`; several processes under torchrun
+(DistributedDataParallel): `distributed.py`, whose few hooks here are each marked "torchrun".
 
 Nothing here changes process-wide settings for good: the CPU allocator is tuned only when asked
 (`tune_allocator=True`, or `device_data.tune_cpu_allocator()` yourself), and cuDNN's autotuner is
@@ -36,7 +37,8 @@ from torch import nn
 from ..measure import count_flops
 from ..models import ResNetConfig, build_resnet, is_plain, model_name
 from ..profiles import Precision, choose_precision, synchronize
-from .device_data import DeviceData, autocast, make_grad_scaler, tune_cpu_allocator
+from . import distributed
+from .device_data import DeviceData, autocast, batch_bounds, make_grad_scaler, tune_cpu_allocator
 from .evaluate import evaluate
 from .progress import in_notebook, progress_bar
 from .recipes import (
@@ -97,9 +99,10 @@ class Trainer:
         self.seed = seed
         self.checkpoint = Path(checkpoint) if checkpoint else None
         notebook = in_notebook()
-        self.progress = notebook if progress is None else progress
-        self.live_plot = notebook if live_plot is None else live_plot
-        self.log = log or (lambda *a, **k: None)
+        main = distributed.is_main()  # torchrun: only rank 0 prints and draws
+        self.progress = main and (notebook if progress is None else progress)
+        self.live_plot = main and (notebook if live_plot is None else live_plot)
+        self.log = (log if main else None) or (lambda *a, **k: None)
         self.notes = [f"precision {self.precision} ({self.precision.reason})"]
         if tune_allocator and self.device.type == "cpu":
             self.notes.append(f"CPU allocator: {tune_cpu_allocator()}")
@@ -107,8 +110,11 @@ class Trainer:
         self.report_memory = report_memory
 
         self.net = net.to(self.device, memory_format=torch.channels_last)
+        # torchrun: DistributedDataParallel around the network (self.net stays the bare one).
+        distributed.check_batches(batch_bounds(data.num_train, self.settings.batch_size))
+        self.model = distributed.wrap(self.net, self.device)
         # torch.compile pays off on GPUs; on a 2-core CPU it takes minutes and gains little.
-        self.model = torch.compile(self.net) if compile else self.net
+        self.model = torch.compile(self.model) if compile else self.model
         self.steps_per_epoch = data.num_batches(self.settings.batch_size)
         self.optimizer = make_optimizer(self.net, self.recipe)
         self.scheduler = make_scheduler(
@@ -123,12 +129,15 @@ class Trainer:
 
     # -- one step -------------------------------------------------------------------------
     def train_step(self, X: torch.Tensor, y: torch.Tensor) -> None:
-        """One optimiser step; adds loss and accuracy to the sums on the device (no sync)."""
+        """One optimiser step on the batch (X, y); adds loss and accuracy to the sums on the device
+        (no sync). torchrun: (X, y) is the global batch, of which this rank trains its shard."""
+        part, weight = distributed.shard(len(y)), distributed.shard_weight(len(y))
+        X, y = X[part], y[part]
         self.optimizer.zero_grad(set_to_none=True)
         with autocast(self.device, self.precision):
             logits = self.model(X)
             loss = self.loss(logits, y)
-        self.scaler.scale(loss).backward()
+        self.scaler.scale(loss * weight if weight != 1 else loss).backward()
         self.scaler.step(self.optimizer)
         self.scaler.update()
         if self.scheduler is not None:
@@ -140,9 +149,22 @@ class Trainer:
             self._sums[2] += n
 
     def evaluate(self) -> float:
-        """Test accuracy (the course's evaluate_accuracy_gpu, batched on the device)."""
+        """Test accuracy (the course's evaluate_accuracy_gpu, batched on the device). torchrun:
+        each rank evaluates its shard of every test batch, with rank 0's BatchNorm statistics, and
+        the correct answers and counts are summed over the ranks."""
         batches = self.data.test_batches(2 * self.settings.batch_size, self.settings.resolution)
-        return evaluate(self.net, batches, autocast(self.device, self.precision)).accuracy
+        if not distributed.active():
+            return evaluate(self.net, batches, autocast(self.device, self.precision)).accuracy
+        distributed.broadcast_buffers(self.net)
+        mine = list(distributed.shard_batches(batches))
+        result = evaluate(self.net, mine, autocast(self.device, self.precision)) if mine else None
+        sums = torch.tensor(
+            [result.accuracy * result.count, result.count] if result else [0.0, 0.0],
+            dtype=torch.float64,
+            device=self.device,
+        )
+        correct, count = distributed.all_reduce_sum(sums).tolist()
+        return round(correct) / count
 
     # -- one epoch ------------------------------------------------------------------------
     def train_epoch(self, epoch: int, bar=None, plot=None) -> None:
@@ -160,7 +182,8 @@ class Trainer:
             if bar is not None:
                 bar.update(1)
             if i in marks:
-                loss_sum, correct, count = self._sums.tolist()  # the only sync: 5 per epoch
+                # The only sync: 5 per epoch (torchrun: the sums over every rank's shard).
+                loss_sum, correct, count = distributed.all_reduce_sum(self._sums.clone()).tolist()
                 self.history["epoch"].append(epoch + i / n)
                 self.history["train_loss"].append(loss_sum / count)
                 self.history["train_acc"].append(correct / count)
@@ -245,8 +268,23 @@ class Trainer:
 
     def save(self) -> None:
         if self.checkpoint is not None:
-            save_checkpoint(self.checkpoint, self.state_dict())
+            if distributed.is_main():  # torchrun: rank 0 writes; every rank knows what was saved
+                save_checkpoint(self.checkpoint, self.state_dict())
             self.saved_epoch = self.epoch
+
+    def read_checkpoint(self) -> dict | None:
+        """The checkpoint's state (loaded to the CPU), or None when there is no file yet.
+        torchrun: rank 0 reads the file (other nodes may not see it) and sends it to every rank."""
+        state = None
+        if distributed.is_main() and self.checkpoint.exists():
+            try:
+                state = load_checkpoint(self.checkpoint, map_location="cpu")
+            except CheckpointError as e:
+                state = e  # sent on, so that every rank stops with it
+        state = distributed.broadcast_object(state)
+        if isinstance(state, CheckpointError):
+            raise state
+        return state
 
     def _interrupted(self, error: KeyboardInterrupt) -> TrainingInterrupted:
         signal_name = "SIGTERM" if isinstance(error, Terminated) else "SIGINT"
@@ -265,10 +303,11 @@ class Trainer:
         if resume:
             if self.checkpoint is None:
                 raise ValueError("resume=True needs a checkpoint path.")
-            if self.checkpoint.exists():
+            state = self.read_checkpoint()
+            if state is not None:
                 # Loaded to the CPU: the RNG states must stay CPU tensors (torch.set_rng_state
                 # refuses CUDA ones); load_state_dict copies weights and optimiser state over.
-                self.load_state_dict(load_checkpoint(self.checkpoint, map_location="cpu"))
+                self.load_state_dict(state)
                 resumed_from = self.epoch
                 self.log(f"resumed from {self.checkpoint} after epoch {self.epoch} of {s.epochs}")
             else:
@@ -382,7 +421,7 @@ def train_resnet(
     overridden by the keyword of the same name. `tune_allocator` and `report_memory`: see `Trainer`.
     Ctrl-C raises `TrainingInterrupted`, which names the checkpoint to resume from.
     """
-    log = log or (lambda *args, **kwargs: None)
+    log = (log if distributed.is_main() else None) or (lambda *args, **kwargs: None)
     sizes = dict(epochs=epochs, batch_size=batch_size, resolution=resolution)
     settings = (settings or run_settings()).replace(**sizes, train_size=train_size, test_size=test_size)
     recipe = get_recipe(recipe)
