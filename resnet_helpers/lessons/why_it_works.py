@@ -717,20 +717,22 @@ def basin_widths(alphas, losses, factor: float = 2.0) -> list[float]:
 
 def landscape_table(slices: dict, alphas):
     """A DataFrame, one row per network: the loss at the trained weights, the curvature there (mean
-    over the directions), the sharpness (the mean rise of the loss over the whole slice, L(α) - L(0)
-    averaged over α and directions) and the mean loss at the ends of the slices (α = ±max)."""
+    over the directions), the basin width (`basin_widths`: the |α| where the loss doubles; median
+    and smallest over the directions) and the median loss at the ends of the slices (α = ±max: one
+    endpoint can dominate a mean)."""
     import pandas as pd
 
     centre = int(np.argmin(np.abs(np.asarray(alphas))))
-    rows = {
-        label: {
+    rows = {}
+    for label, losses in slices.items():
+        widths = basin_widths(alphas, losses)
+        rows[label] = {
             "loss at the weights": float(losses[:, centre].mean()),
             "curvature d²L/dα²": float(np.mean([curvature(alphas, row) for row in losses])),
-            "sharpness (mean rise)": float((losses - losses[:, [centre]]).mean()),
-            "loss at α = ±max": float(losses[:, [0, -1]].mean()),
+            "basin width (median)": float(np.median(widths)),
+            "basin width (smallest)": float(np.min(widths)),
+            "loss at α = ±max (median)": float(np.median(losses[:, [0, -1]])),
         }
-        for label, losses in slices.items()
-    }
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
