@@ -323,3 +323,20 @@ def test_bottleneck_vs_basic_is_he_et_al_fig_5():
     assert basic["flops"] == 2 * 56 * 56 * 2 * 64 * 64 * 9
     assert bottleneck["flops"] == 2 * 56 * 56 * (256 * 64 + 64 * 64 * 9 + 64 * 256)  # a similar cost
     assert _leaves_the_global_rng_alone(going_deeper.bottleneck_vs_basic)
+
+
+def test_input_gradients_of_a_linear_network_are_perfectly_correlated(batch):
+    """Balduzzi et al.'s measure on a case with a known answer: a linear map has one gradient
+    everywhere, so neighbouring points' gradients correlate exactly (BN in eval mode is affine)."""
+    X, _ = batch
+    torch.manual_seed(0)
+    linear = nn.Sequential(nn.Conv2d(1, 3, 3), nn.BatchNorm2d(3), nn.Flatten(), nn.Linear(3 * 6 * 6, 10))
+    before = copy.deepcopy(linear.state_dict())
+    assert going_deeper.input_gradient_correlation(linear, X[:1], X[1:2], 16, bn_images=X) == pytest.approx(1)
+    assert all(torch.equal(v, before[k]) for k, v in linear.state_dict().items())
+    with_relu = nn.Sequential(*linear[:2], nn.ReLU(), *linear[2:])
+    assert going_deeper.input_gradient_correlation(with_relu, X[:1], X[1:2], 16, bn_images=X) < 1 - 1e-6
+    net = build_depth_net(8, width=4)
+    assert _leaves_the_global_rng_alone(
+        lambda: going_deeper.input_gradient_correlation(net, X[:1], X[1:2], 8, bn_images=X)
+    )

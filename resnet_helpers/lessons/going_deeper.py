@@ -42,6 +42,7 @@ __all__ = [
     "output_stds",
     "gradient_summary",
     "gradient_flow_figure",
+    "input_gradient_correlation",
     "twins_table",
     "sweep_seeds",
     "seeds_summary",
@@ -200,6 +201,37 @@ def gradient_flow_figure(panels: dict[str, dict[str, list[float]]]):
     axes[0][0].set_ylabel("gradient norm ||dL/dW|| (log scale)")
     fig.tight_layout()
     return fig
+
+
+def input_gradient_correlation(
+    net: nn.Module, start: torch.Tensor, end: torch.Tensor, points: int = 64, bn_images=None
+):
+    """Shattered gradients (Balduzzi et al. 2017): the mean correlation between the input gradients
+    of neighbouring points on the line from the image `start` to the image `end` (`points` points).
+
+    The gradient is that of the first logit with respect to the input, at each point, in float64.
+    Near 1: the gradient changes smoothly along the line (a linear network gives exactly 1); near 0:
+    it looks like white noise, which is what Balduzzi et al. find in deep plain networks with BN.
+    BN in evaluation mode: with `bn_images`, its statistics are first re-estimated on those images
+    (their batch statistics, as in training mode at initialisation), so every point passes the same
+    function; `net` itself is not changed."""
+    model = copy.deepcopy(net).to(device=start.device, dtype=torch.float64)
+    if bn_images is not None:
+        bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        for m in bns:
+            m.reset_running_stats()
+            m.momentum = None
+        model.train()
+        with torch.no_grad():
+            model(bn_images.to(torch.float64))
+    model.eval()
+    t = torch.linspace(0, 1, points, dtype=torch.float64, device=start.device).view(-1, 1, 1, 1)
+    line = ((1 - t) * start.to(torch.float64) + t * end.to(torch.float64)).requires_grad_()
+    (grads,) = torch.autograd.grad(model(line)[:, 0].sum(), line)  # the points are independent in eval mode
+    g = grads.flatten(1)
+    g = g - g.mean(dim=1, keepdim=True)
+    g = g / g.norm(dim=1, keepdim=True)
+    return (g[1:] * g[:-1]).sum(dim=1).mean().item()
 
 
 # --- 2. and 3. Plain and residual twins trained side by side, with test accuracy ---
