@@ -1,4 +1,5 @@
 # make lab: set up what a student needs (.venv, package, d2l, data) and open JupyterLab on notebooks/
+#   (make lab NOTEBOOKS=zh: on the Chinese notebooks, notebooks/zh/)
 # make test: set up, also the test tools (.[test]), then lint, unit tests and nbval over every notebook
 #   (smoke profile)
 # make test-browser: the widgets driven in JupyterLab in headless Chromium (Debian's chromium)
@@ -43,6 +44,10 @@ $(DATA): $(STAMP)
 # As root JupyterLab refuses to start without --allow-root; with no display (a server, a container)
 # it gets --no-browser and prints the URL to open. tests/test_lab.py runs this same target.
 LAB_PORT ?= 8888
+# NOTEBOOKS=zh opens the Chinese edition (notebooks/zh/); empty (the default): the English notebooks.
+NOTEBOOKS ?=
+LAB_DIR = notebooks/$(if $(filter zh,$(NOTEBOOKS)),zh/,$(if $(NOTEBOOKS),$(error NOTEBOOKS=$(NOTEBOOKS): \
+	use NOTEBOOKS=zh for the Chinese notebooks, or leave it out for the English ones)))
 LAB_AS_ROOT = $(filter 0,$(shell id -u))
 LAB_NO_DISPLAY = $(if $(DISPLAY)$(WAYLAND_DISPLAY)$(BROWSER),,$(filter-out Darwin,$(shell uname -s)))
 
@@ -50,7 +55,7 @@ lab: install data
 	$(if $(LAB_AS_ROOT),@echo "make lab: running as root: JupyterLab starts with --allow-root")
 	$(if $(LAB_NO_DISPLAY),@echo "make lab: no display here: --no-browser; open the URL JupyterLab prints below")
 	$(VENV)/bin/jupyter lab --port=$(LAB_PORT) $(if $(LAB_AS_ROOT),--allow-root) \
-		$(if $(LAB_NO_DISPLAY),--no-browser) notebooks/
+		$(if $(LAB_NO_DISPLAY),--no-browser) $(LAB_DIR)
 
 lint: install-test
 	$(PY) -m ruff check .

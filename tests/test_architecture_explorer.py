@@ -6,6 +6,7 @@ import torch
 
 from resnet_helpers import PRESETS, ResNetConfig, build_resnet, count_flops, count_params, stage_table
 from resnet_helpers.lessons.architecture import (
+    architecture_diagram,
     architecture_figure,
     architecture_panel,
     explore_architecture,
@@ -264,7 +265,7 @@ def test_panel_carries_a_snapshot_of_its_default_view():
     assert WIDGET_VIEW in bundle and bundle["image/png"]  # the live panel, and the bar charts
     html = bundle["text/html"]
     assert "ResNet-18: depth 18 (weight layers), 11,178,378 parameters" in html
-    assert "(1, 512, 7, 7)" in html and "<img" in html  # the stage table and the chart
+    assert "(1, 512, 7, 7)" in html and html.count("<img") == 2  # the diagram, the stage table and the chart
     assert snapshot.panel.controls is snapshot.controls
     impossible = architecture_panel(resolution=8)._repr_mimebundle_()
     assert "image/png" not in impossible and "too small" in impossible["text/html"]
@@ -325,3 +326,32 @@ def test_classic_cnns():
 
 def test_config_is_a_plain_resnetconfig():
     assert isinstance(explore_architecture()["config"], ResNetConfig)
+
+
+DIAGRAM_SETTINGS = [
+    dict(),
+    dict(blocks=(3, 8, 36, 3), block="bottleneck", resolution=96),
+    dict(blocks=(2, 2, 2), stem="compact", resolution=28),
+]
+
+
+@pytest.mark.parametrize("settings", DIAGRAM_SETTINGS)
+def test_architecture_diagram_is_drawn_from_the_network(settings):
+    """d2l's Fig. 7.6.4: one box per module, each output shape as the network computes it."""
+    r = explore_architecture(**settings)
+    fig = architecture_diagram(r)
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    names = ["input", "b1: stem", *[f"b{i + 2}" for i in range(len(r["config"].blocks))], "pool", "fc"]
+    assert [t for t in texts if t in names] == names
+    for row in r["rows"]:
+        if row["layer"] != "flatten":
+            assert "x".join(map(str, row["output shape"][1:])) in texts, row
+    for n, width in zip(r["config"].blocks, r["config"].channels, strict=True):
+        expansion = 4 if r["config"].block == "bottleneck" else 1
+        assert any(f"{n} " in t and f"{width * expansion} ch" in t for t in texts)
+    assert r["title"] in fig.axes[0].get_title()
+
+
+def test_architecture_diagram_refuses_an_impossible_setting():
+    with pytest.raises(ValueError, match="nothing to draw"):
+        architecture_diagram(explore_architecture(resolution=8))

@@ -5,7 +5,7 @@ import types
 
 import pytest
 
-from resnet_helpers.training.checkpoints import checkpoint_dir
+from resnet_helpers.training.trainer import checkpoint_dir
 
 
 @pytest.fixture

@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from resnet_helpers.training.checkpoints import load_checkpoint, save_checkpoint
 from resnet_helpers.training.cli import main
+from resnet_helpers.training.trainer import load_checkpoint, save_checkpoint
 
 PROG = "python -m resnet_helpers.training: error: "
+BN = "must be 2 or more (BatchNorm needs 2 images per batch), got 1."
 # One smoke-sized run: ResNet-18 on 128 images at 28x28, two batches an epoch, 64 test images.
 SMALL = ["--profile", "smoke", "--train-size", "128", "--test-size", "64", "--resolution", "28"]
 SMALL += ["--default-allocator"]  # in-process runs leave the test process's allocator alone
@@ -35,12 +36,9 @@ def error_of(argv, capsys) -> str:
 @pytest.mark.parametrize(
     "argv,message",
     [
-        (["--epochs", "0"], "argument --epochs: 0 is too small; use 1 or more, e.g. --epochs 10"),
-        (["--epochs", "-1"], "argument --epochs: -1 is too small; use 1 or more, e.g. --epochs 10"),
-        (
-            ["--epochs", "ten"],
-            "argument --epochs: 'ten' is not a whole number; use 1 or more, e.g. --epochs 10",
-        ),
+        (["--epochs", "0"], "argument --epochs: epochs must be a positive integer, got 0."),
+        (["--epochs", "-1"], "argument --epochs: epochs must be a positive integer, got -1."),
+        (["--epochs", "ten"], "argument --epochs: 'ten' is not a whole number"),
         (
             ["--resolution", "0"],
             "argument --resolution: 0 is too small; the presets need 17 pixels or more (the course uses 96)",
@@ -49,10 +47,10 @@ def error_of(argv, capsys) -> str:
             ["--resolution", "7"],
             "argument --resolution: 7 is too small; the presets need 17 pixels or more (the course uses 96)",
         ),
+        (["--batch-size", "0"], "argument --batch-size: batch_size must be a positive integer, got 0."),
         (
-            ["--batch-size", "0"],
-            "argument --batch-size: 0 is too small; BatchNorm needs 2 or more images per batch, "
-            "e.g. --batch-size 256",
+            ["--batch-size", "1"],
+            f"argument --batch-size: batch_size {BN}",
         ),
         (
             ["--model", "resnet19"],
@@ -60,10 +58,10 @@ def error_of(argv, capsys) -> str:
             "'resnet101', 'resnet152')",
         ),
         (
-            ["--train-size", "0"],
-            "argument --train-size: 0 is too small; train on 2 images or more (BatchNorm needs 2 per batch); "
-            "all: 60000",
+            ["--train-size", "1"],
+            f"argument --train-size: train_size {BN}",
         ),
+        (["--test-size", "0"], "argument --test-size: test_size must be a positive integer, got 0."),
         (["--resume"], "argument --resume: needs --checkpoint PATH, the file to continue from"),
     ],
 )
@@ -137,9 +135,14 @@ def start(args, **kwargs) -> subprocess.Popen:
     background job inherits SIGINT ignored) and one thread (same arithmetic in every run)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen(
-        args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL), **kwargs,
-    )  # fmt: skip
+        args,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        **kwargs,
+    )
 
 
 def command(*args) -> list[str]:
@@ -160,7 +163,7 @@ def test_a_bad_argument_in_a_real_process_prints_no_traceback():
     )
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1] == (
-        f"{PROG}argument --epochs: 0 is too small; use 1 or more, e.g. --epochs 10"
+        f"{PROG}argument --epochs: epochs must be a positive integer, got 0."
     )
 
 
@@ -233,7 +236,7 @@ def test_kill_9_between_epochs_leaves_a_loadable_checkpoint(tmp_path):
 
 WRITER = """
 import sys, torch
-from resnet_helpers.training.checkpoints import save_checkpoint
+from resnet_helpers.training.trainer import save_checkpoint
 epoch = 0
 while True:
     epoch += 1

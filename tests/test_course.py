@@ -9,7 +9,7 @@ from torch import nn
 
 from resnet_helpers.training.course import CourseRun, results_table
 from resnet_helpers.training.evaluate import evaluate
-from resnet_helpers.training.live_plot import LivePlot
+from resnet_helpers.training.progress import LivePlot
 from resnet_helpers.training.recipes import RunSettings
 
 matplotlib.use("Agg")
@@ -101,9 +101,12 @@ def test_live_plot_redraws_in_place(monkeypatch):
     plot.update(history)  # within min_interval, not at an epoch's end: skipped
     assert len(handles) == 1 and handles[0].updates == 1
     history = {
-        "epoch": [0.5, 1.0], "train_loss": [2.0, 1.0], "train_acc": [0.3, 0.6],
-        "test_epoch": [1], "test_acc": [0.5],
-    }  # fmt: skip
+        "epoch": [0.5, 1.0],
+        "train_loss": [2.0, 1.0],
+        "train_acc": [0.3, 0.6],
+        "test_epoch": [1],
+        "test_acc": [0.5],
+    }
     plot.update(history)  # an epoch's end: drawn
     assert handles[0].updates == 2
     assert [line.get_label() for line in plot.ax.get_lines()] == ["train loss", "train acc", "test acc"]

@@ -6,11 +6,13 @@ from resnet_helpers.lessons.function_classes import (
     FAMILIES,
     GRID,
     best_fit,
+    class_regions,
     distance_table,
     f_star,
     features,
     function_class_figure,
     function_class_panel,
+    function_class_regions,
     knots,
     noisy_sample_errors,
     rises,
@@ -133,3 +135,48 @@ def test_panel_carries_static_snapshots_beside_the_live_widget():
 def test_a_bad_default_gives_a_message_snapshot_not_a_traceback():
     snapshot = function_class_panel(k_max=8, k=9)
     assert snapshot.png is None and "Cannot draw this: k=9" in snapshot.html
+
+
+# --- d2l's Fig. 7.6.1 drawn from the classes -------------------------------------------------------
+
+
+def _inside(small, big) -> bool:
+    """Is circle `small` ((cx, cy), r) inside circle `big`?"""
+    (x1, y1), r1 = small
+    (x2, y2), r2 = big
+    return np.hypot(x1 - x2, y1 - y2) + r1 <= r2 + 1e-9
+
+
+@pytest.mark.parametrize("k_max", [4, 8])
+def test_class_regions_keep_the_measured_distances_and_the_nesting(k_max):
+    table = distance_table(k_max).iloc[1:]
+    for family in FAMILIES:
+        d = table[family].to_numpy()
+        circles = class_regions(d, family)
+        nearest = [np.hypot(cx, cy) - r for (cx, cy), r in circles]
+        np.testing.assert_allclose(nearest, d)  # each class's best fit drawn at its distance to f*
+        assert all(
+            r2 > r1 for (_, r1), (_, r2) in zip(circles[:-1], circles[1:], strict=True)
+        )  # bigger classes
+        inside = [_inside(a, b) for a, b in zip(circles[:-1], circles[1:], strict=True)]
+        assert all(inside) if family == "nested" else not any(inside), (family, inside)
+
+
+def test_class_regions_refuse_bad_input():
+    with pytest.raises(ValueError, match="distances"):
+        class_regions([], "nested")
+    with pytest.raises(ValueError, match="family"):
+        class_regions([0.5], "tree")
+
+
+def test_function_class_regions_draws_both_families_and_names_the_rise():
+    fig = function_class_regions(4)
+    left, right = fig.axes
+    assert "non-nested" in left.get_title() and "farther" in left.get_title()
+    assert right.get_title().startswith("nested") and "farther" not in right.get_title()
+    d = distance_table(4)
+    for ax, family in [(left, "non-nested"), (right, "nested")]:
+        labels = [t.get_text() for t in ax.get_legend().get_texts()]
+        assert labels == [f"$F_{{{k}}}$: {d[family][k]:.3f}" for k in range(1, 5)]
+    with pytest.raises(ValueError, match="at least two"):
+        function_class_regions(1)

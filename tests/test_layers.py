@@ -42,7 +42,8 @@ def test_the_training_command_line_pulls_in_no_plotting():
     assert _modules_imported_by("import resnet_helpers.training.cli", heavy) == []
 
 
-SHARED_LESSON_MODULES = {"__init__", "widgets", "paper", "diagrams"}  # any lesson may import these
+# any lesson may import these
+SHARED_LESSON_MODULES = {"__init__", "widgets", "paper", "diagrams", "exercises"}
 
 
 def test_every_lesson_module_is_in_the_independence_contract():

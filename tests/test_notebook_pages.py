@@ -99,7 +99,7 @@ def test_no_test_machinery_in_the_code(path):
         if MACHINERY.search(line)
     ]
     assert not found, (
-        "test markers in the student's code (move them to cell tags: tests/scripts/tidy_notebooks.py):\n"
+        "test markers in the student's code (move them to cell tags: tools/tidy_notebooks.py):\n"
         + "\n".join(found[:10])
     )
 
@@ -163,8 +163,41 @@ def test_ends_with_summary_exercises_and_collapsed_solutions(path):
     assert not later, f'"Solutions" must be the last section; after it: {later}'
     code = [(i, c) for i, c in enumerate(nb.cells) if i > solutions_cell and c.cell_type == "code"]
     assert code, "the Solutions section has no code cells"
-    shown = [i for i, c in code if not c.metadata.get("jupyter", {}).get("source_hidden")]
-    assert not shown, f"solution code cells not collapsed (metadata.jupyter.source_hidden): {shown}"
+    for key in ("source_hidden", "outputs_hidden"):
+        shown = [i for i, c in code if not c.metadata.get("jupyter", {}).get(key)]
+        assert not shown, f"solution code cells not collapsed (metadata.jupyter.{key}): {shown}"
+
+
+def _open_prose(text: str) -> str:
+    """What a reader sees of a markdown text without unfolding anything: all but headings and
+    <details> blocks (whose <summary> shows, the rest not)."""
+    folded = re.sub(r"<details>.*?</details>", "", text, flags=re.DOTALL)
+    return "\n".join(line for line in folded.splitlines() if line.strip() and not HEADING.match(line))
+
+
+@notebook
+def test_solution_prose_is_folded(path):
+    """The answers in words are folded too (tools/tidy_notebooks.py), not only the code."""
+    nb, words = _read(path), _words(path)
+    solutions = re.compile(
+        r"^#{1,6}\s*(?:\d+\.\s*)?" + re.escape(words["solutions"]), re.MULTILINE | re.IGNORECASE
+    )
+    open_prose, started = [], False
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "markdown":
+            continue
+        text = cell.source
+        if not started:
+            m = solutions.search(text)
+            if not m:
+                continue
+            started, text = True, text[m.end() :]
+        if _open_prose(text):
+            open_prose.append(f"cell {i}: {_open_prose(text)[:80]!r}")
+    assert started, "no Solutions heading"
+    assert not open_prose, "solution prose shown open (fold it: tools/tidy_notebooks.py):\n" + "\n".join(
+        open_prose
+    )
 
 
 def test_tidy_script_moves_markers_to_tags_and_collapses_solutions(tmp_path):
@@ -175,13 +208,14 @@ def test_tidy_script_moves_markers_to_tags_and_collapses_solutions(tmp_path):
     nb.cells = [
         nbformat.v4.new_markdown_cell("# Title\n\nIn this notebook you will learn"),
         nbformat.v4.new_code_cell("# NBVAL_CHECK_OUTPUT\nprint(1)"),
-        nbformat.v4.new_code_cell('x = dict(a=1,\n         b=2)  # fmt: skip\n# NBVAL_IGNORE_OUTPUT'),
-        nbformat.v4.new_markdown_cell("## Solutions\n\n**1.**"),
+        nbformat.v4.new_code_cell("x = dict(a=1,\n         b=2)  # fmt: skip\n# NBVAL_IGNORE_OUTPUT"),
+        nbformat.v4.new_markdown_cell("## Exercises\n\n**1.** Do it.\n\n## Solutions\n\n**1.** Like this:"),
         nbformat.v4.new_code_cell("print(2)"),
+        nbformat.v4.new_markdown_cell("It works because...\n\n### Solution 2: more\n\nThe second answer."),
     ]
     path = tmp_path / "n.ipynb"
     nbformat.write(nb, path)
-    script = ROOT / "tests" / "scripts" / "tidy_notebooks.py"
+    script = ROOT / "tools" / "tidy_notebooks.py"
     subprocess.run([sys.executable, script, path], check=True, capture_output=True)
     once = path.read_text()
     tidied = nbformat.read(path, as_version=4)
@@ -189,7 +223,56 @@ def test_tidy_script_moves_markers_to_tags_and_collapses_solutions(tmp_path):
     assert tidied.cells[2].source == "x = dict(a=1,\n         b=2)"
     assert tidied.cells[2].metadata.tags == ["nbval-ignore-output"]
     assert not tidied.cells[1].metadata.get("jupyter", {}).get("source_hidden")
-    assert tidied.cells[4].metadata.jupyter.source_hidden is True
+    assert tidied.cells[4].metadata.jupyter == {"source_hidden": True, "outputs_hidden": True}
     assert "widgets" not in tidied.metadata
+    # the exercise stays open; each answer in words is folded, headings stay outside
+    assert tidied.cells[3].source == (
+        "## Exercises\n\n**1.** Do it.\n\n## Solutions\n\n"
+        "<details><summary>Solution 1</summary>\n\n**1.** Like this:\n\n</details>"
+    )
+    assert tidied.cells[5].source == (
+        "<details><summary>Solution 1, continued</summary>\n\nIt works because...\n\n</details>\n\n"
+        "### Solution 2: more\n\n<details><summary>Solution 2</summary>\n\nThe second answer.\n\n</details>"
+    )
+    assert not any(_open_prose(c.source) for c in tidied.cells[5:])
     out = subprocess.run([sys.executable, script, path], check=True, capture_output=True, text=True).stdout
     assert path.read_text() == once and "0 change(s)" in out  # idempotent
+
+
+def _reading_time():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("reading_time", ROOT / "tools" / "reading_time.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_reading_time_counts_deep_dives_apart():
+    """tools/reading_time.py: a heading marked "(deep dive)" holds until a heading of its level or higher."""
+    rt = _reading_time()
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# Title\n\none two three"),
+        nbformat.v4.new_markdown_cell("## 1. Core\n\nfour five"),
+        nbformat.v4.new_markdown_cell("### More (deep dive)\n\nsix"),
+        nbformat.v4.new_code_cell("x = 1\n\ny = 2"),
+        nbformat.v4.new_markdown_cell("#### still deep"),
+        nbformat.v4.new_markdown_cell("### Back on the path"),
+        nbformat.v4.new_markdown_cell("## 2. Extra (deep dive)"),
+        nbformat.v4.new_markdown_cell("## Summary"),
+    ]
+    assert rt.deep_dive_flags(nb, "01_x") == [False, False, True, True, True, False, True, False]
+    assert rt.deep_dive_flags(nb, "05_going_deeper") == [True] * 8
+    assert rt.words("## 1. Core, see [d2l](https://d2l.ai/x.html) <b>now</b>") == 5  # 1 Core see d2l now
+    assert rt.code_lines("x = 1\n\n  y = 2\n") == 2
+
+
+def test_reading_time_has_a_recorded_time_for_every_notebook():
+    import json
+
+    rt = _reading_time()
+    recorded = json.loads(rt.TIMES.read_text(encoding="utf-8"))
+    assert recorded["profile"] == "cpu"
+    missing = [p.stem for p in rt.notebook_paths() if p.stem not in recorded["notebooks"]]
+    assert not missing, f"no execution time recorded for {missing}: python tools/reading_time.py --record"

@@ -12,7 +12,6 @@ from resnet_helpers import ResNetConfig, build_resnet, choose_precision
 from resnet_helpers.blocks import Residual
 from resnet_helpers.lessons.training import confusion_matrix, plot_confusion_matrix, show_mistakes
 from resnet_helpers.profiles import Precision
-from resnet_helpers.training.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
 from resnet_helpers.training.course import subset_loader
 from resnet_helpers.training.device_data import (
     DeviceData,
@@ -23,11 +22,17 @@ from resnet_helpers.training.device_data import (
     to_input,
     tune_cpu_allocator,
 )
-from resnet_helpers.training.interrupts import TrainingInterrupted
-from resnet_helpers.training.live_plot import plot_history
-from resnet_helpers.training.recipes import RECIPES, Recipe, RunSettings, init_weights, run_settings
-from resnet_helpers.training.runtime import cudnn_benchmark
-from resnet_helpers.training.trainer import Trainer, train_resnet
+from resnet_helpers.training.progress import plot_history
+from resnet_helpers.training.recipes import RECIPES, Recipe, RunSettings, init_weights, run_settings, sgd
+from resnet_helpers.training.trainer import (
+    CheckpointError,
+    Trainer,
+    TrainingInterrupted,
+    cudnn_benchmark,
+    load_checkpoint,
+    save_checkpoint,
+    train_resnet,
+)
 
 matplotlib.use("Agg")
 
@@ -155,9 +160,13 @@ def test_improved_recipe_trains_a_module_that_is_not_our_resnet(data):
 
     def small_cnn():
         return nn.Sequential(
-            nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
-            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 10),
-        )  # fmt: skip
+            nn.Conv2d(1, 8, 3, padding=1),
+            nn.BatchNorm2d(8),
+            nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+            nn.Linear(8, 10),
+        )
 
     result = train_resnet(small_cnn(), "improved", SIZES.replace(epochs=1), data=data, **quiet())
     assert result.model == "Sequential" and len(result.history["test_acc"]) == 1
@@ -251,8 +260,15 @@ def test_report_memory_adds_the_resident_memory_to_each_epoch_line(data):
 def test_resume_without_a_checkpoint_starts_fresh(data, tmp_path):
     lines = []
     settings = SIZES.replace(epochs=1)
-    train_resnet(TINY, "course", settings, data=data, checkpoint=tmp_path / "c.pt", resume=True,
-                 **quiet(log=lines.append))  # fmt: skip
+    train_resnet(
+        TINY,
+        "course",
+        settings,
+        data=data,
+        checkpoint=tmp_path / "c.pt",
+        resume=True,
+        **quiet(log=lines.append),
+    )
     assert "starting from epoch 1" in lines[0]
     assert load_checkpoint(tmp_path / "c.pt")["epoch"] == 1
 
@@ -500,18 +516,15 @@ def test_one_cycle_works_for_very_short_runs(total_steps):
 @pytest.mark.parametrize(
     "field,value,message",
     [
-        ("epochs", 0, "epochs=0 is too small; use 1 or more, e.g. epochs=10"),
-        ("epochs", 2.5, "epochs=2.5 is not a whole number; use 1 or more, e.g. epochs=10"),
-        ("batch_size", 1, "batch_size=1 is too small; BatchNorm needs 2 or more images per batch, e.g. "
-         "batch_size=256"),
-        ("resolution", 0, "resolution=0 is too small; the image side is 1 pixel or more (the course uses "
-         "resolution=96)"),
-        ("train_size", 0, "train_size=0 is too small; train on 2 images or more (BatchNorm needs 2 per "
-         "batch); all: 60000"),
-        ("train_size", -5, "train_size=-5 is too small"),
-        ("test_size", 0, "test_size=0 is too small; test on 1 image or more; all: 10000"),
+        ("epochs", 0, "epochs must be a positive integer, got 0."),
+        ("epochs", 2.5, "epochs must be a positive integer, got 2.5."),
+        ("batch_size", 1, "batch_size must be 2 or more (BatchNorm needs 2 images per batch), got 1."),
+        ("resolution", 0, "resolution must be a positive integer, got 0."),
+        ("train_size", 1, "train_size must be 2 or more (BatchNorm needs 2 images per batch), got 1."),
+        ("train_size", -5, "train_size must be a positive integer, got -5."),
+        ("test_size", 0, "test_size must be a positive integer, got 0."),
     ],
-)  # fmt: skip
+)
 def test_bad_run_sizes_are_refused_where_they_are_given(data, field, value, message):
     """The command line's checks, for the library: RunSettings, train_resnet's keywords, DeviceData."""
     with pytest.raises(ValueError, match=re.escape(message)):
@@ -531,9 +544,15 @@ def test_train_resnet_leaves_the_callers_random_stream_alone(data, tmp_path):
     for resume in (False, True):
         torch.manual_seed(123)
         result = train_resnet(
-            TINY, "improved", SIZES.replace(epochs=1), data=data, seed=5, checkpoint=tmp_path / "r.pt",
-            resume=resume, **quiet(),
-        )  # fmt: skip
+            TINY,
+            "improved",
+            SIZES.replace(epochs=1),
+            data=data,
+            seed=5,
+            checkpoint=tmp_path / "r.pt",
+            resume=resume,
+            **quiet(),
+        )
         assert torch.equal(torch.rand(3), expected)
     torch.manual_seed(7)  # a different caller's state: the same seed still gives the same run
     again = train_resnet(TINY, "improved", SIZES.replace(epochs=1), data=data, seed=5, **quiet())
@@ -545,12 +564,14 @@ def test_a_plain_checkpoint_does_not_resume_into_its_residual_twin(data, tmp_pat
 
     path = tmp_path / "plain.pt"
     settings = SIZES.replace(epochs=1)
-    plain = train_resnet(remove_shortcuts_(build_resnet(TINY)), "course", settings, data=data,
-                         checkpoint=path, **quiet())  # fmt: skip
+    plain = train_resnet(
+        remove_shortcuts_(build_resnet(TINY)), "course", settings, data=data, checkpoint=path, **quiet()
+    )
     assert plain.model == "plain-6"
     with pytest.raises(CheckpointError, match=r"plain True -> False.*weights '[0-9a-f]+' -> '[0-9a-f]+'"):
-        train_resnet(build_resnet(TINY), "course", settings, data=data, checkpoint=path, resume=True,
-                     **quiet())  # fmt: skip
+        train_resnet(
+            build_resnet(TINY), "course", settings, data=data, checkpoint=path, resume=True, **quiet()
+        )
 
 
 def test_weights_that_do_not_fit_are_a_checkpoint_error(data, tmp_path):
@@ -569,3 +590,75 @@ def test_weights_that_do_not_fit_are_a_checkpoint_error(data, tmp_path):
     with pytest.raises(CheckpointError, match=re.escape(f"the weights in {path} do not fit")) as error:
         train_resnet(TINY, "course", settings, data=data, checkpoint=path, resume=True, **quiet())
     assert "fc.bias" in str(error.value) and "\n" not in str(error.value)
+
+
+def momenta_during_a_run(recipe, data, monkeypatch) -> list[float]:
+    """The optimiser's momentum at every step of a short run of `recipe`."""
+    seen = []
+    step = Trainer.train_step
+
+    def recording_step(self, X, y):
+        seen.append(self.optimizer.param_groups[0]["momentum"])
+        step(self, X, y)
+
+    monkeypatch.setattr(Trainer, "train_step", recording_step)
+    train_resnet(TINY, recipe, SIZES, data=data, **quiet())
+    assert len(seen) == SIZES.epochs * data.num_batches(SIZES.batch_size)
+    return seen
+
+
+def test_the_improved_recipe_runs_the_momentum_it_says(data, monkeypatch):
+    """Issue 25, bug 2: OneCycleLR's default cycle_momentum=True ran momentum 0.95 -> 0.85 -> 0.95
+    while the recipe, its description and the checkpoint's config said 0.9."""
+    recipe = RECIPES["improved"]
+    seen = momenta_during_a_run(recipe, data, monkeypatch)
+    if recipe.cycle_momentum is None:
+        assert set(seen) == {recipe.momentum}
+        assert f"momentum {recipe.momentum}" in recipe.description
+    else:
+        low, high = recipe.cycle_momentum
+        assert seen[0] == pytest.approx(high) and seen[-1] == pytest.approx(high, abs=0.01)
+        assert min(seen) == pytest.approx(low, abs=0.01)
+        assert f"momentum {high} -> {low} -> {high}" in recipe.description
+
+
+def test_a_recipe_that_cycles_momentum_cycles_it_and_saves_the_range(data, monkeypatch, tmp_path):
+    cycled = Recipe("cycled", lr=0.1, momentum=0.95, schedule="onecycle", cycle_momentum=(0.8, 0.95))
+    seen = momenta_during_a_run(cycled, data, monkeypatch)
+    assert seen[0] == pytest.approx(0.95) and min(seen) == pytest.approx(0.8, abs=0.01)
+    constant = Recipe("constant", lr=0.1, momentum=0.7, schedule="onecycle")
+    assert set(momenta_during_a_run(constant, data, monkeypatch)) == {0.7}
+    monkeypatch.undo()
+    path = tmp_path / "c.pt"
+    train_resnet(TINY, cycled, SIZES.replace(epochs=1), data=data, checkpoint=path, **quiet())
+    assert tuple(load_checkpoint(path)["config"]["recipe"]["cycle_momentum"]) == (0.8, 0.95)
+    with pytest.raises(ValueError, match=r"momentum=0.9: .* e.g. momentum=0.95"):
+        Recipe("says 0.9", lr=0.1, momentum=0.9, schedule="onecycle", cycle_momentum=(0.85, 0.95))
+    with pytest.raises(ValueError, match="needs schedule='onecycle'"):
+        Recipe("constant lr", lr=0.1, momentum=0.95, cycle_momentum=(0.85, 0.95))
+
+
+def test_sgd_decays_weights_only():
+    net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.Flatten(), nn.Linear(4, 2))
+    optimizer = sgd(net, 0.1, weight_decay=5e-4, nesterov=True)
+    decayed, plain = optimizer.param_groups
+    assert decayed["weight_decay"] == 5e-4 and {p.ndim for p in decayed["params"]} == {2, 4}
+    assert plain["weight_decay"] == 0.0 and {p.ndim for p in plain["params"]} == {1}
+    assert decayed["momentum"] == 0.9 and decayed["nesterov"]
+    (group,) = sgd(net, 0.05, momentum=0.0).param_groups  # no decay: one group
+    assert len(group["params"]) == len(list(net.parameters())) and group["momentum"] == 0.0
+
+
+def test_the_flops_of_a_plain_twin_are_its_own(data):
+    """Issue 25, bug 6: a plain twin's FLOPs were counted from its residual config, charging it for
+    the 1x1 projections it does not have. They are counted on the network that was trained."""
+    from resnet_helpers.measure import count_flops
+    from resnet_helpers.models import remove_shortcuts_
+
+    settings = SIZES.replace(epochs=1)
+    residual = train_resnet(TINY, "course", settings, data=data, **quiet())
+    plain = train_resnet(remove_shortcuts_(build_resnet(TINY)), "course", settings, data=data, **quiet())
+    image = (1, 1, settings.resolution, settings.resolution)
+    assert plain.flops_per_image == count_flops(plain.net, image, backward=True)
+    assert residual.flops_per_image == count_flops(residual.net, image, backward=True)
+    assert 0 < plain.flops_per_image < residual.flops_per_image  # TINY's stage 2 has a projection

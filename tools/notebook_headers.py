@@ -1,8 +1,9 @@
-"""The notebooks' headers: each one's Colab badge and setup cell, generated from one place, the
-repository URL in pyproject.toml (`[project.urls] Repository`).
+"""The notebooks' headers: each one's badge line (open on Colab, Kaggle, SageMaker Studio Lab) and
+setup cell, generated from one place, the repository URL in pyproject.toml (`[project.urls]
+Repository`), and the platforms' markers in resnet_helpers/platforms.py.
 
     python tools/notebook_headers.py           # check: list every notebook that disagrees (exit 1)
-    python tools/notebook_headers.py --write   # rewrite the badges and setup cells to agree
+    python tools/notebook_headers.py --write   # rewrite the badge lines and setup cells to agree
 
 A notebook's first cell (markdown) holds the badge line; its first code cell is the setup cell.
 This is a maintainer's tool: it works in a source checkout, not on an installed copy.
@@ -13,27 +14,50 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+import textwrap
 from pathlib import Path
 
 import nbformat
 
+from resnet_helpers.platforms import ENV_MARKERS, PATH_MARKERS
+
 ROOT = Path(__file__).resolve().parents[1]
 BADGE_PREFIX = "[![Open In Colab]"
 
-SETUP_TEMPLATE = """# Setup: on Colab, install the helpers and d2l (without d2l's old pins); everywhere, report.
+# What the notebooks need that a hosted notebook may lack (pyproject's dependencies less jupyterlab,
+# which the platform's own Jupyter replaces); installed only when missing, so the platform's torch
+# and numpy stay. The package itself and d2l go in with --no-deps (d2l pins an old numpy).
+HOSTED_NEEDS = ("torch", "torchvision", "numpy", "matplotlib", "pandas", "requests", "scipy", "ipywidgets",
+                "torchinfo", "tqdm", "pyarrow")
+
+SETUP_TEMPLATE = """# Setup: on a hosted notebook (Colab, Kaggle, SageMaker Studio Lab, ModelScope) install the helpers,
+# what the platform lacks, and d2l without its old pins; everywhere, report.
+import importlib.util
+import os
+import subprocess
 import sys
+from pathlib import Path
 
-if "google.colab" in sys.modules:
-    import subprocess
-
+markers = {env_markers}
+folders = {path_markers}
+hosted = "google.colab" in sys.modules or any(os.environ.get(v) for v in markers)
+hosted = hosted or any(Path(folder).is_dir() for folder in folders)
+if hosted and importlib.util.find_spec("resnet_helpers") is None:
     pip = [sys.executable, "-m", "pip", "install", "-q"]
-    repo = "git+https://github.com/{slug}"
-    subprocess.run([*pip, "torchinfo"], check=True)
-    # d2l 1.0.3 is the English book's; the Chinese book's d2l==0.17.6 works here too (tested).
-    subprocess.run([*pip, "--no-deps", "d2l==1.0.3", f"resnet-helpers @ {{repo}}"], check=True)
+    needs = {needs}
+    missing = [name for name in needs if importlib.util.find_spec(name) is None]
+    if missing:
+        subprocess.run([*pip, *missing], check=True)
+    # the helpers from this checkout when the notebook is in one (cloned, or a ZIP unpacked), else
+    # from GitHub; d2l 1.0.3 is the English book's (the Chinese book's 0.17.6 works too, tested)
+    here = [str(p) for p in Path.cwd().parents[:2] if (p / "pyproject.toml").is_file()]
+    package = here[0] if here else "resnet-helpers @ git+https://github.com/{slug}"
+    subprocess.run([*pip, "--no-deps", "d2l==1.0.3", package], check=True)
 
 from resnet_helpers import environment_report, get_profile
+from resnet_helpers.platforms import setup_platform
 
+setup_platform()  # on a hosted notebook: where data and checkpoints go
 P = get_profile()
 print(environment_report(P))"""
 
@@ -51,13 +75,43 @@ def repo_slug(pyproject: Path = ROOT / "pyproject.toml") -> str:
     return match.group(1)
 
 
+def launch_links(slug: str, notebook: str) -> dict[str, str]:
+    """{platform: URL that opens `notebooks/<notebook>` of the repository there}: Colab, Kaggle
+    (kernels/welcome?src=<GitHub URL>) and SageMaker Studio Lab (import/github/...). ModelScope
+    opens no notebook from a URL: the README gives its steps."""
+    path = f"{slug}/blob/main/notebooks/{notebook}"
+    return {
+        "Colab": f"https://colab.research.google.com/github/{path}",
+        "Kaggle": f"https://kaggle.com/kernels/welcome?src=https://github.com/{path}",
+        "Studio Lab": f"https://studiolab.sagemaker.aws/import/github/{path}",
+    }
+
+
 def badge(slug: str, notebook: str) -> str:
-    url = f"https://colab.research.google.com/github/{slug}/blob/main/notebooks/{notebook}"
-    return f"{BADGE_PREFIX}(https://colab.research.google.com/assets/colab-badge.svg)]({url})"
+    """The badge line: Colab's badge first (BADGE_PREFIX), then Kaggle's and Studio Lab's."""
+    links = launch_links(slug, notebook)
+    return " ".join(
+        [
+            f"{BADGE_PREFIX}(https://colab.research.google.com/assets/colab-badge.svg)]({links['Colab']})",
+            f"[![Open In Kaggle](https://kaggle.com/static/images/open-in-kaggle.svg)]({links['Kaggle']})",
+            "[![Open In SageMaker Studio Lab](https://studiolab.sagemaker.aws/studiolab.svg)]"
+            f"({links['Studio Lab']})",
+        ]
+    )
+
+
+def _tuple(names) -> str:
+    """A tuple literal in double quotes (the notebooks' style)."""
+    return "(" + ", ".join(f'"{name}"' for name in names) + ")"
 
 
 def setup_cell(slug: str) -> str:
-    return SETUP_TEMPLATE.format(slug=slug)
+    env = [variable for name in ENV_MARKERS for variable in ENV_MARKERS[name]]
+    paths = [path.as_posix() for path in PATH_MARKERS.values()]
+    needs = textwrap.fill(_tuple(HOSTED_NEEDS), width=96, initial_indent=" " * 12, subsequent_indent=" " * 13)
+    return SETUP_TEMPLATE.format(
+        slug=slug, env_markers=_tuple(env), path_markers=_tuple(paths), needs=needs.strip()
+    )
 
 
 def _badge_and_setup(nb):
@@ -111,9 +165,10 @@ def notebooks(folder: Path = ROOT / "notebooks") -> list[Path]:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="python tools/notebook_headers.py",
-        description="Check that every notebook's Colab badge and setup cell agree with pyproject.toml.",
+        description="Check that every notebook's badge line (Colab, Kaggle, Studio Lab) and setup cell "
+        "agree with pyproject.toml and resnet_helpers/platforms.py.",
     )
-    parser.add_argument("--write", action="store_true", help="rewrite the badges and setup cells to agree")
+    parser.add_argument("--write", action="store_true", help="rewrite the badge lines and setup cells to agree")
     args = parser.parse_args(argv)
     slug = repo_slug()
     if args.write:

@@ -6,8 +6,13 @@ For every code cell of each notebook given:
 - a comment line `# NBVAL_CHECK_OUTPUT` (or NBVAL_IGNORE_OUTPUT, NBVAL_SKIP, NBVAL_RAISES_EXCEPTION)
   is removed and becomes the cell tag nbval reads instead (`nbval-check-output`, ...);
 - a trailing `# fmt: skip` is removed (the line keeps its layout: ruff ignores E501 in notebooks);
-- after the markdown heading "Solutions", the cell's source is collapsed
-  (`metadata.jupyter.source_hidden = true`), so a student sees the exercise before its answer.
+- after the markdown heading "Solutions", the cell's source and its outputs are collapsed
+  (`metadata.jupyter.source_hidden` and `outputs_hidden` = true), so a student sees the exercise
+  before its answer.
+For every markdown cell after the heading "Solutions" (and the part of the heading's own cell after
+it), each paragraph run of prose is folded into `<details><summary>Solution N</summary> ...
+</details>`: a run starts at a "**N.**" paragraph or a heading "Solution N...", and ends at the next
+one, a heading or the end of the cell; headings stay outside, so the section's outline stays visible.
 And for the notebook: the widget state nbclient saves (`metadata.widgets`) is dropped, unless
 `--keep-widget-state`. Every panel and progress bar carries static snapshots beside its widget view
 (`with_snapshot`, `progress_bar`); with the state saved, nbconvert and nbviewer render the widget
@@ -28,11 +33,68 @@ import nbformat
 MARKER = re.compile(r"^\s*#\s*NBVAL_(CHECK_OUTPUT|IGNORE_OUTPUT|SKIP|RAISES_EXCEPTION)\s*$")
 FMT_SKIP = re.compile(r"\s*#\s*fmt:\s*(skip|off|on)\s*$")
 SOLUTIONS = re.compile(r"^#{1,6}\s*(\d+\.\s*)?Solutions\b", re.MULTILINE)
+HEADING = re.compile(r"^#{1,6}\s")
+NUMBER = re.compile(r"^(?:#{1,6}\s*Solution\s+|\*\*)(\d+)\b")  # "### Solution 2: ..." or "**2.** ..."
+DETAILS_OPEN, DETAILS_CLOSE = "<details>", "</details>"
+SUMMARY = re.compile(r"<summary>Solution (\d+)")
 
 
 def _lines(source) -> list[str]:
     text = "".join(source) if isinstance(source, list) else source
     return text.splitlines(keepends=True)
+
+
+def fold_prose(text: str, number: str | None = None) -> tuple[str, str | None]:
+    """`text` (markdown inside the Solutions section) with its prose folded into <details> blocks.
+
+    `number` is the solution an earlier cell left off in; returns the new text and the solution
+    it ends in. Headings stay outside the blocks; blocks already folded are kept as they are.
+    """
+    out, run = [], []
+    fresh = False  # True right after a "Solution N" heading: the next run starts that solution
+
+    def flush():
+        nonlocal fresh
+        body = "".join(run).strip("\n")
+        if run and not body.strip():
+            out.append("\n")  # the blank lines between two blocks
+        run.clear()
+        if not body.strip():
+            return
+        if number is None:
+            label = "Answer"
+        elif fresh or NUMBER.match(body):
+            label = f"Solution {number}"
+        else:
+            label = f"Solution {number}, continued"
+        out.append(f"{DETAILS_OPEN}<summary>{label}</summary>\n\n{body}\n\n{DETAILS_CLOSE}\n\n")
+        fresh = False
+
+    inside = False  # within a block folded earlier
+    for line in text.splitlines(keepends=True):
+        stripped = line.strip()
+        if inside or stripped.startswith(DETAILS_OPEN):
+            if not inside:
+                flush()
+                folded = SUMMARY.search(stripped)
+                number = folded.group(1) if folded else number
+            out.append(line)
+            inside = stripped != DETAILS_CLOSE if inside else not stripped.endswith(DETAILS_CLOSE)
+            fresh = False
+            continue
+        m = NUMBER.match(stripped)
+        if HEADING.match(stripped):
+            flush()
+            out.append(line.rstrip("\n") + "\n\n")
+            if m:
+                number, fresh = m.group(1), True
+            continue
+        if m:
+            flush()
+            number = m.group(1)
+        run.append(line)
+    flush()
+    return re.sub(r"\n{3,}", "\n\n", "".join(out)).strip("\n"), number
 
 
 def tidy(nb: dict, keep_widget_state: bool = False) -> list[str]:
@@ -41,10 +103,24 @@ def tidy(nb: dict, keep_widget_state: bool = False) -> list[str]:
     if not keep_widget_state and "widgets" in nb.get("metadata", {}):
         del nb["metadata"]["widgets"]
         changes.append("dropped the saved widget state")
-    in_solutions = False
+    in_solutions, number = False, None
     for i, cell in enumerate(nb["cells"]):
-        if cell["cell_type"] == "markdown" and SOLUTIONS.search("".join(cell["source"])):
-            in_solutions = True
+        if cell["cell_type"] == "markdown":
+            text = "".join(cell["source"])
+            heading = SOLUTIONS.search(text)
+            if heading and not in_solutions:
+                in_solutions = True
+                head, text = text[: heading.end()], text[heading.end() :]
+                folded, number = fold_prose(text)
+                new = head + ("\n\n" + folded if folded else "")
+            elif in_solutions:
+                new, number = fold_prose(text, number)
+            else:
+                continue
+            if new != "".join(cell["source"]):
+                cell["source"] = new
+                changes.append(f"cell {i}: solution prose folded into <details>")
+            continue
         if cell["cell_type"] != "code":
             continue
         lines, kept, tags = _lines(cell["source"]), [], []
@@ -67,9 +143,12 @@ def tidy(nb: dict, keep_widget_state: bool = False) -> list[str]:
             if tag not in meta.setdefault("tags", []):
                 meta["tags"].append(tag)
                 changes.append(f"cell {i}: tag {tag}")
-        if in_solutions and not meta.get("jupyter", {}).get("source_hidden"):
-            meta.setdefault("jupyter", {})["source_hidden"] = True
-            changes.append(f"cell {i}: collapsed (solution)")
+        if in_solutions:
+            jupyter = meta.setdefault("jupyter", {})
+            for key in ("source_hidden", "outputs_hidden"):
+                if not jupyter.get(key):
+                    jupyter[key] = True
+                    changes.append(f"cell {i}: {key} (solution)")
     return changes
 
 

@@ -28,6 +28,7 @@ __all__ = [
     "stage_frame",
     "format_headline",
     "architecture_figure",
+    "architecture_diagram",
     "architecture_panel",
 ]
 
@@ -240,6 +241,85 @@ def architecture_figure(result: dict):
     return fig
 
 
+def _shape(shape) -> str:
+    """(1, 64, 56, 56) -> '64x56x56': one example's channels x height x width."""
+    return "x".join(str(n) for n in shape[1:])
+
+
+def architecture_diagram(result: dict):
+    """d2l's Fig. 7.6.4 drawn from the network `explore_architecture` built: the input, the stem,
+    every stage (blocks, block type, channels, stride), pooling and the fully connected layer, left
+    to right, each with the shape of its output under it. Raises ValueError for an impossible setting."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import FancyBboxPatch
+
+    if result["error"]:
+        raise ValueError(f"nothing to draw: {result['error']}")
+    config, rows = result["config"], {r["layer"]: r for r in result["rows"]}
+    stem_width = config.stem_channels
+    stem = (
+        f"7x7 conv, {stem_width}, /2\n3x3 max-pool, /2"
+        if config.stem == "course"
+        else f"3x3 conv, {stem_width}"
+    )
+    boxes = [("input", "", _shape(result["input shape"]), "#eeeeee")]
+    boxes.append(("b1: stem", stem, _shape(rows["b1"]["output shape"]), "#cfe2f3"))
+    previous = rows["b1"]["output shape"]
+    block = BLOCK_LABELS[config.block].replace(" (course)", "")
+    for i, n in enumerate(config.blocks):
+        name = f"b{i + 2}"
+        out = rows[name]["output shape"]
+        halves = "/2, " if out[-1] < previous[-1] else ""
+        plural = "s" if n > 1 else ""
+        detail = f"{n} {block}\nblock{plural}, {halves}{out[1]} ch"
+        boxes.append((name, detail, _shape(out), "#d9ead3"))
+        previous = out
+    boxes.append(("pool", "global average\npooling", _shape(rows["pool"]["output shape"]), "#fff2cc"))
+    boxes.append(
+        (
+            "fc",
+            f"linear\n{config.out_channels} -> {config.num_classes}",
+            _shape(rows["fc"]["output shape"]),
+            "#f4cccc",
+        )
+    )
+    width, gap, height = 1.55, 0.38, 1.3
+    fig, ax = plt.subplots(figsize=(0.98 * len(boxes) * (width + gap), 2.3))
+    for i, (name, detail, shape, color) in enumerate(boxes):
+        x = i * (width + gap)
+        ax.add_patch(
+            FancyBboxPatch(
+                (x, 0),
+                width,
+                height,
+                boxstyle="round,pad=0.02,rounding_size=0.12",
+                facecolor=color,
+                edgecolor="black",
+                linewidth=1,
+            )
+        )
+        ax.text(x + width / 2, height - 0.25, name, ha="center", va="center", fontsize=10, weight="bold")
+        ax.text(x + width / 2, height / 2 - 0.15, detail, ha="center", va="center", fontsize=8.5)
+        ax.text(x + width / 2, -0.28, shape, ha="center", va="center", fontsize=9, family="monospace")
+        if i + 1 < len(boxes):
+            ax.annotate(
+                "",
+                xy=(x + width + gap, height / 2),
+                xytext=(x + width, height / 2),
+                arrowprops=dict(arrowstyle="-|>", color="black", lw=1.2),
+            )
+    _, c, h, w = result["input shape"]
+    ax.set_title(
+        f"{result['title']} on a {c}x{h}x{w} input: each module, and the shape of its output under it",
+        fontsize=11,
+    )
+    ax.set_xlim(-0.1, len(boxes) * (width + gap) - gap + 0.1)
+    ax.set_ylim(-0.55, height + 0.1)
+    ax.axis("off")
+    fig.subplots_adjust(left=0.01, right=0.99, top=0.86, bottom=0.02)
+    return fig
+
+
 def architecture_panel(
     blocks=(2, 2, 2, 2),
     base_width=64,
@@ -255,8 +335,8 @@ def architecture_panel(
     ("64, 128, 256, 512"), overrides the base width. A preset button sets the controls and
     redraws once. The panel keeps its controls in `panel.controls`, the last result in
     `panel.last_result` and counts its redraws in `panel.renders` (handy in tests). Returns
-    `with_snapshot(panel, figure, table)`: the live panel, carrying a picture of its default
-    view (headline, stage table, chart) for readers without a kernel; `.panel` is the widget.
+    `with_snapshot(panel, ...)`: the live panel, carrying a picture of its default
+    view (headline, diagram, stage table, chart) for readers without a kernel; `.panel` is the widget.
     """
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
@@ -318,6 +398,12 @@ def architecture_panel(
     panel.renders = 0
     loading = [False]
 
+    def show_figure(fig):
+        png = io.BytesIO()
+        fig.savefig(png, format="png", dpi=80)  # one drawing (the inline backend draws twice)
+        plt.close(fig)
+        display(Image(png.getvalue()))
+
     def show(b2, b3, b4, b5, channels, base_width, block, resolution, in_channels, stem, shortcut, refresh):
         if loading[0]:
             return
@@ -339,12 +425,9 @@ def architecture_panel(
                 display(HTML(error_box(headline)))
                 return
             display(HTML(f"<b>{html.escape(headline)}</b>"))
+            show_figure(architecture_diagram(result))
             display(stage_frame(result))
-            fig = architecture_figure(result)
-            png = io.BytesIO()
-            fig.savefig(png, format="png", dpi=80)  # one drawing (the inline backend draws twice)
-            plt.close(fig)
-            display(Image(png.getvalue()))
+            show_figure(architecture_figure(result))
         except Exception as e:  # the panel shows a message, never a traceback
             display(HTML(error_box(f"Unexpected error: {e!r}")))
 
@@ -396,4 +479,6 @@ def architecture_panel(
     if result is None or result["error"]:
         return with_snapshot(panel, error_box(format_headline(result)) if result else None)
     headline = f"<b>{html.escape(format_headline(result))}</b>"
-    return with_snapshot(panel, headline, stage_frame(result), architecture_figure(result))
+    return with_snapshot(
+        panel, headline, architecture_diagram(result), stage_frame(result), architecture_figure(result)
+    )

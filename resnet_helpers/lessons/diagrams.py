@@ -177,20 +177,13 @@ def draw_normal_vs_residual():
 def draw_course_blocks():
     """The course's `Residual`: identity shortcut (left) and 1x1 convolution on the shortcut (right).
 
-    The residual branch computes f(x) - x (right: f(x) minus the shortcut's 1x1 convolution of x);
-    after the addition, f(x) enters the last ReLU."""
+    Only the layers: notebook 02 draws this before it defines f and g (section 2), so the arrows
+    carry no formulas; `draw_normal_vs_residual` draws them."""
     layers = ["3x3 conv", "batch norm", "ReLU", "3x3 conv", "batch norm"]
     fig, (left, right) = plt.subplots(1, 2, figsize=(8, 7.4))
-    common = dict(after="ReLU", box_label="residual branch", sum_label="f(x)")
-    draw_block(left, layers, shortcut="identity", title="Residual(c, c)", branch_label="f(x) - x", **common)
-    draw_block(
-        right,
-        layers,
-        shortcut="1x1 conv",
-        title="Residual(c, c', use_1x1conv=True)",
-        branch_label="f(x) - conv3(x)",
-        **common,
-    )
+    common = dict(after="ReLU", box_label="residual branch", branch_label="", sum_label="")
+    draw_block(left, layers, shortcut="identity", title="Residual(c, c)", **common)
+    draw_block(right, layers, shortcut="1x1 conv", title="Residual(c, c', use_1x1conv=True)", **common)
     fig.tight_layout()
     return fig
 

@@ -36,6 +36,8 @@ __all__ = [
     "best_fit",
     "distance_table",
     "rises",
+    "class_regions",
+    "function_class_regions",
     "function_class_figure",
     "function_class_panel",
     "noisy_sample_errors",
@@ -112,6 +114,83 @@ def rises(distances, tol: float = 1e-9) -> list[int]:
     """The k at which a distance curve goes up: distances[k] > distances[k - 1] + tol."""
     d = list(distances)
     return [k for k in range(1, len(d)) if d[k] > d[k - 1] + tol]
+
+
+def class_regions(distances, family: str) -> list[tuple[tuple[float, float], float]]:
+    """Circles standing for F_1, F_2, ... in d2l's Fig. 7.6.1, f* at the origin: (centre, radius) each.
+
+    `distances[i]` is the distance of F_{i+1}'s best fit to f*: circle i's nearest point to the
+    origin is exactly that far from it. The radii grow with k. "nested": the centres lie on one
+    line and each circle contains the one before; "non-nested": the circles turn around f*, so none
+    contains the one before, and a bigger class may be farther away.
+    """
+    _check(0, family)
+    d = np.asarray(distances, dtype=float)
+    if d.ndim != 1 or not len(d) or (d < 0).any():
+        raise ValueError(f"distances must be a non-empty list of distances >= 0, got {distances!r}.")
+    # radii grow by at least as much as the distance falls: then a nested circle holds the one before
+    step = max(0.4 * d.max(), *(np.maximum(0, d[:-1] - d[1:]) if len(d) > 1 else [0]))
+    circles = []
+    for i, dist in enumerate(d):
+        radius = 0.5 * d.max() + step * i
+        turn = 0.0 if family == "nested" else np.radians(40) * (i - (len(d) - 1) / 2)
+        centre = (dist + radius) * np.array([-np.cos(turn), np.sin(turn)])
+        circles.append(((float(centre[0]), float(centre[1])), float(radius)))
+    return circles
+
+
+def function_class_regions(k_max: int = 4):
+    """d2l's Fig. 7.6.1 from our classes: F_1..F_{k_max} as regions, f* as a star, non-nested left,
+    nested right. Each class's best fit (its point nearest f*) is a dot, and the dotted line from it
+    to f* is the RMS distance `distance_table` measures (the legend gives it)."""
+    import matplotlib.pyplot as plt
+
+    _check(k_max, "nested")
+    if k_max < 2:
+        raise ValueError(f"draw at least two classes to compare them; got k_max={k_max!r}.")
+    table = distance_table(k_max).iloc[1:]  # F_1 .. F_k_max
+    colors = plt.cm.viridis(np.linspace(0.05, 0.8, k_max))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.8))
+    left = top = 0.0  # how far the circles reach, to give both panels the same scale
+    for ax, family in zip(axes, ("non-nested", "nested"), strict=True):
+        d = table[family].to_numpy()
+        for (k, dist), ((cx, cy), r), color in zip(
+            enumerate(d, start=1), class_regions(d, family), colors, strict=True
+        ):
+            centre = np.array([cx, cy])
+            unit = centre / np.hypot(cx, cy)
+            ax.add_patch(plt.Circle(centre, r, facecolor=color, alpha=0.1, edgecolor=color, lw=2))
+            near = centre - r * unit  # the best fit: the class's point nearest f*
+            ax.plot([near[0], 0], [near[1], 0], ":", color=color, lw=1.8)
+            ax.plot(*near, "o", color=color, ms=6, label=f"$F_{{{k}}}$: {dist:.3f}")
+            tag = centre + 0.8 * r * np.array([-0.8, 0.6] if family == "nested" else unit)
+            ax.text(*tag, f"$F_{{{k}}}$", color=color, fontsize=13, ha="center", va="center", weight="bold")
+            left, top = max(left, r - cx), max(top, abs(cy) + r)
+        ax.plot(0, 0, "*", color="crimson", ms=20, zorder=5)
+        ax.annotate("$f^*$", (0, 0), xytext=(9, -5), textcoords="offset points", fontsize=14, color="crimson")
+        up = rises(d)
+        note = (
+            f"$F_{{{up[0] + 1}}}$ is bigger than $F_{{{up[0]}}}$ but farther from $f^*$"
+            if up
+            else "every class at least as close to $f^*$ as the one before"
+        )
+        ax.set_title(f"{family} function classes\n{note}", fontsize=11)
+        ax.legend(title="distance to $f^*$", fontsize=9, title_fontsize=9, loc="lower right", frameon=False)
+        ax.set_aspect("equal")
+        ax.axis("off")
+    for ax in axes:  # the same scale in both panels
+        ax.set_xlim(-1.02 * left, 0.45 * left)
+        ax.set_ylim(-1.02 * top, 1.02 * top)
+    fig.text(
+        0.5,
+        0.03,
+        "dot: the best fit in each class; dotted line: its RMS distance to f* (the table above)",
+        ha="center",
+        fontsize=9,
+        color="gray",
+    )
+    fig.subplots_adjust(left=0.01, right=0.99, top=0.88, bottom=0.07, wspace=0.04)
+    return fig
 
 
 def function_class_figure(k: int, family: str = "non-nested", k_max: int = 16):

@@ -18,34 +18,44 @@ from pathlib import Path
 from ..measure import smallest_resolution
 from ..models import PRESETS
 from ..profiles import PROFILES, choose_device, choose_precision, get_profile
-from .checkpoints import CheckpointError
 from .device_data import tune_cpu_allocator
-from .interrupts import Terminated, TrainingInterrupted, sigterm_as_interrupt
-from .recipes import RECIPES, RUN_SIZES, check_whole_number, run_settings
-from .trainer import train_resnet
+from .recipes import RECIPES, check_run_size, run_settings
+from .trainer import CheckpointError, Terminated, TrainingInterrupted, sigterm_as_interrupt, train_resnet
 
-__all__ = ["main", "build_parser", "whole_number", "run_size", "preset_resolution", "check_resolution"]
+__all__ = ["main"]
 
 EXIT_SIGINT, EXIT_SIGTERM = 130, 143  # 128 + the signal's number, as a shell reports it
 
 
 def whole_number(minimum: int, advice: str):
-    """An argparse `type=`: an int >= `minimum`, else an error that names the value and the fix
-    (`recipes.check_whole_number`, the library's check; the benchmark's options use it too)."""
+    """An argparse `type=`: an int >= `minimum`, else an error that names the value and the fix."""
 
     def parse(text: str) -> int:
         try:
-            return check_whole_number(text, minimum, advice)
-        except ValueError as e:
-            raise argparse.ArgumentTypeError(str(e)) from None
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number; {advice}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is too small; {advice}")
+        return value
 
     return parse
 
 
 def run_size(name: str):
-    """The argparse `type=` of a run size (`recipes.RUN_SIZES`): `RunSettings`'s check, as `--name N`."""
-    minimum, advice = RUN_SIZES[name]
-    return whole_number(minimum, advice.format(f"--{name.replace('_', '-')} "))
+    """The argparse `type=` of a run size: the library's own check (`recipes.check_run_size`)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        try:
+            return check_run_size(name, value)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+
+    return parse
 
 
 def preset_resolution():
@@ -61,10 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train ResNet-18 on Fashion-MNIST with the course's or the improved recipe.",
     )
     parser.add_argument("--recipe", choices=sorted(RECIPES), default="course")
-    parser.add_argument(
-        "--profile", choices=["smoke", "cpu", "full"], default=None,
-        help="run sizes (default: RESNET_PROFILE, else full with a GPU, cpu without)",
-    )  # fmt: skip
+    profile_help = "run sizes (default: RESNET_PROFILE, else full with a GPU, cpu without)"
+    parser.add_argument("--profile", choices=["smoke", "cpu", "full"], default=None, help=profile_help)
     parser.add_argument("--model", default="resnet18", choices=list(PRESETS), help="a preset")
     parser.add_argument("--epochs", type=run_size("epochs"))
     parser.add_argument("--batch-size", type=run_size("batch_size"))
@@ -79,10 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--compile", action="store_true", help="torch.compile the network (GPUs)")
     parser.add_argument("--checkpoint", help="file to save every epoch (and to resume from)")
     parser.add_argument("--resume", action="store_true", help="continue from --checkpoint")
-    parser.add_argument(
-        "--default-allocator", action="store_true",
-        help="keep glibc's default allocator on the CPU (default: keep freed memory for reuse)",
-    )  # fmt: skip
+    allocator_help = "keep glibc's default allocator on the CPU (default: keep freed memory for reuse)"
+    parser.add_argument("--default-allocator", action="store_true", help=allocator_help)
     parser.add_argument(
         "--report-memory", action="store_true", help="print the resident memory after each epoch"
     )
@@ -157,10 +163,8 @@ def main(argv=None) -> int:
             f"RESNET_PROFILE={os.environ.get('RESNET_PROFILE')!r} is not a run profile; choose one of "
             f"{', '.join(PROFILES)} (or pass --profile)"
         )
-    settings = run_settings(profile).replace(
-        epochs=args.epochs, batch_size=args.batch_size, resolution=args.resolution,
-        train_size=args.train_size, test_size=args.test_size,
-    )  # fmt: skip
+    sizes = dict(epochs=args.epochs, batch_size=args.batch_size, resolution=args.resolution)
+    settings = run_settings(profile).replace(**sizes, train_size=args.train_size, test_size=args.test_size)
     device = choose_device()
     precision = choose_precision(device)
     print(
@@ -174,11 +178,20 @@ def main(argv=None) -> int:
     with sigterm_as_interrupt():
         try:
             result = train_resnet(
-                args.model, args.recipe, settings, seed=args.seed, device=device, precision=precision,
-                checkpoint=args.checkpoint, resume=args.resume, progress=False, live_plot=False,
-                log=lambda line: print(line, flush=True), compile=args.compile,
+                args.model,
+                args.recipe,
+                settings,
+                seed=args.seed,
+                device=device,
+                precision=precision,
+                checkpoint=args.checkpoint,
+                resume=args.resume,
+                progress=False,
+                live_plot=False,
+                log=lambda line: print(line, flush=True),
+                compile=args.compile,
                 report_memory=args.report_memory,
-            )  # fmt: skip
+            )
         except TrainingInterrupted as e:
             print(e.message, file=sys.stderr, flush=True)
             if e.resumable:

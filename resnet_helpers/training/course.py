@@ -14,25 +14,9 @@ import time
 import torch
 
 from .recipes import RunSettings
+from .trainer import result_row
 
-__all__ = ["CourseRun", "subset_loader", "results_table", "result_row"]
-
-
-def result_row(name, device, precision, settings, train_images, wall_time, test_acc) -> dict:
-    return {
-        "run": name,
-        "device": device,
-        "precision": precision,
-        "resolution": settings.resolution,
-        "train images": train_images,
-        "epochs": settings.epochs,
-        "batch": settings.batch_size,
-        "wall time (s)": round(wall_time, 1),
-        "images/s (wall clock)": round(train_images * settings.epochs / wall_time, 1)
-        if wall_time > 0
-        else float("nan"),
-        "test acc": round(test_acc, 3),
-    }
+__all__ = ["CourseRun", "subset_loader", "results_table"]
 
 
 class _Tee:

@@ -15,19 +15,12 @@ import sys
 import torch
 import torch.nn.functional as F
 
+from ..blocks import check_positive_int
 from ..data import load_fashion_mnist
 from ..profiles import Precision, choose_device
-from .recipes import check_run_sizes
+from .recipes import check_run_size
 
-__all__ = [
-    "DeviceData",
-    "batch_bounds",
-    "to_input",
-    "augment",
-    "autocast",
-    "make_grad_scaler",
-    "tune_cpu_allocator",
-]
+__all__ = ["DeviceData", "to_input", "tune_cpu_allocator"]
 
 
 class DeviceData:
@@ -44,7 +37,9 @@ class DeviceData:
         test_size: int | None = None,
         data=None,
     ):
-        check_run_sizes(train_size=train_size, test_size=test_size)
+        for name, size in (("train_size", train_size), ("test_size", test_size)):
+            if size is not None:  # None: all the images
+                check_run_size(name, size)
         self.device = torch.device(device) if device is not None else choose_device()
         data = data if data is not None else load_fashion_mnist()
         n_train = len(data.train_labels) if train_size is None else min(train_size, len(data.train_labels))
@@ -92,8 +87,7 @@ def batch_bounds(n: int, batch_size: int) -> list[tuple[int, int]]:
     """(start, stop) of each batch of `n` examples: full batches, then the rest; a rest of one
     example is merged into the batch before (in training BatchNorm needs more than one value per
     channel: "Expected more than 1 value per channel" at a 1x1 stage)."""
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be 1 or more, not {batch_size}.")
+    check_positive_int("batch_size", batch_size)
     bounds = [(start, min(start + batch_size, n)) for start in range(0, n, batch_size)]
     if len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] == 1:
         bounds[-2:] = [(bounds[-2][0], n)]
@@ -105,10 +99,8 @@ def to_input(images: torch.Tensor, resolution: int) -> torch.Tensor:
     x = images.unsqueeze(1).float().div_(255)
     if x.shape[-1] != resolution:
         # Bilinear like torchvision's Resize; antialias matters only when shrinking.
-        x = F.interpolate(
-            x, size=(resolution, resolution), mode="bilinear", align_corners=False,
-            antialias=resolution < x.shape[-1],
-        )  # fmt: skip
+        size, shrink = (resolution, resolution), resolution < x.shape[-1]
+        x = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=shrink)
     return x.contiguous(memory_format=torch.channels_last)
 
 

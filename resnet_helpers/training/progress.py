@@ -1,4 +1,5 @@
-"""Progress bars that leave their final state in the saved notebook.
+"""What a reader sees while a run trains: progress bars that leave their final state in the saved
+notebook, and the course's training figure, drawn from a history or redrawn live.
 
     bar = progress_bar(400, desc="plain-8")
     for ...:
@@ -13,13 +14,18 @@ replaces that output with the same widget view plus `text/plain` and `text/html`
 bar's final state. JupyterLab and Colab keep showing the live widget; other readers see the end.
 
 Outside a notebook (a terminal, the tests) it is tqdm's ordinary text bar.
+
+The figure is d2l.train_ch6's (train loss, train acc, test acc against epoch): `plot_history` draws
+it once from a history, `LivePlot` redraws it in place while a run trains. matplotlib is imported
+only when a figure is drawn, so the command line never loads it.
 """
 
 from __future__ import annotations
 
 import html
+import time
 
-__all__ = ["progress_bar", "final_bar_html", "in_notebook"]
+__all__ = ["progress_bar", "plot_history", "LivePlot"]
 
 _COLORS = {"success": "#5cb85c", "danger": "#d9534f", "": "#2196f3"}
 
@@ -93,8 +99,10 @@ def _notebook_class():
             if self.disable or self._handle is None:
                 return super().close()
             super().close()
-            style = self.container.children[1].bar_style or ""
-            if self.leave or style == "danger":
+            # tqdm's own rule when it closes a bar: short of its total is an error (red), else done
+            finished = not self.total or self.n >= self.total
+            style = "success" if finished else "danger"
+            if self.leave or not finished:
                 self._handle.update(self._bundle(style), raw=True)
             else:  # leave=False: the bar disappears, so does its saved picture
                 self._handle.update({"text/plain": ""}, raw=True)
@@ -112,3 +120,59 @@ def progress_bar(total: int, desc: str | None = None, disable: bool = False, **k
     if cls is None:
         from tqdm.auto import tqdm as cls
     return cls(total=total, desc=desc, disable=disable, **kwargs)
+
+
+def plot_history(history: dict, epochs: int | None = None, ax=None, title: str | None = None):
+    """The course's figure (d2l.train_ch6): train loss, train acc and test acc against epoch."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5, 3.3))
+    else:
+        fig = ax.figure
+    ax.cla()
+    ax.plot(history["epoch"], history["train_loss"], "-", label="train loss")
+    ax.plot(history["epoch"], history["train_acc"], "m--", label="train acc")
+    # clip_on=False: the last epoch's marker sits on the frame's right edge; draw all of it
+    test = {"marker": "o", "ms": 3, "label": "test acc", "clip_on": False}
+    ax.plot(history["test_epoch"], history["test_acc"], "g-.", **test)
+    last = epochs or (history["test_epoch"][-1] if history["test_epoch"] else 1)
+    ax.set_xlim(0, last)
+    ax.set_xlabel("epoch")
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="center right")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+class LivePlot:
+    """The course's figure, redrawn in place in a notebook while training runs."""
+
+    def __init__(self, epochs: int, title: str | None = None, min_interval: float = 1.0):
+        import matplotlib.pyplot as plt
+        from IPython.display import display
+
+        self.epochs, self.title, self.min_interval = epochs, title, min_interval
+        self.fig, self.ax = plt.subplots(figsize=(5, 3.3))
+        self.handle = display(self.fig, display_id=True)
+        self.last = 0.0
+
+    def update(self, history: dict, force: bool = False) -> None:
+        now = time.perf_counter()
+        at_epoch_end = (
+            len(history["test_epoch"])
+            and history["epoch"]
+            and (history["epoch"][-1] == history["test_epoch"][-1])
+        )
+        if not (force or at_epoch_end or now - self.last >= self.min_interval):
+            return
+        plot_history(history, self.epochs, self.ax, self.title)
+        self.handle.update(self.fig)
+        self.last = now
+
+    def close(self) -> None:
+        import matplotlib.pyplot as plt
+
+        plt.close(self.fig)  # the last drawing stays in the output; no second copy at cell end

@@ -5,18 +5,29 @@
 Checkpoints are written every epoch, atomically, and `resume=True` continues where a run stopped
 and reproduces the uninterrupted run exactly (on the CPU, same seed). Ctrl-C (or a notebook's
 interrupt button) stops a run with a `TrainingInterrupted` naming the last complete checkpoint.
-Data: `device_data.py`; recipes and run sizes: `recipes.py`; checkpoint files: `checkpoints.py`;
-the result: `results.py`. Nothing here changes process-wide settings: the CPU allocator is tuned
-only when asked (`tune_allocator=True`, or `device_data.tune_cpu_allocator()` yourself), and cuDNN's
-autotuner is on only while `fit()` runs (`cudnn_benchmark=True`, the default, CUDA only).
+
+This file, top to bottom: `Trainer` (a step, an epoch, the run) and `train_resnet`; what a run
+returns (`TrainResult`, `result_row`); checkpoint files (`save_checkpoint`, `load_checkpoint`,
+`checkpoint_dir`); stopping a run (`TrainingInterrupted`, `sigterm_as_interrupt`); and the
+process-wide settings a run touches, each explicit (`seeded`, `cudnn_benchmark`, `memory_note`).
+Data: `device_data.py`; recipes and run sizes: `recipes.py`.
+
+Nothing here changes process-wide settings for good: the CPU allocator is tuned only when asked
+(`tune_allocator=True`, or `device_data.tune_cpu_allocator()` yourself), and cuDNN's autotuner is
+on only while `fit()` runs (`cudnn_benchmark=True`, the default, CUDA only).
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import math
+import os
+import signal
+import sys
+import threading
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
@@ -24,11 +35,9 @@ from torch import nn
 
 from ..measure import count_flops
 from ..models import ResNetConfig, build_resnet, is_plain, model_name
-from ..profiles import Precision, choose_precision
-from .checkpoints import CHECKPOINT_FORMAT, CheckpointError, check_same_run, load_checkpoint, save_checkpoint
+from ..profiles import Precision, choose_precision, synchronize
 from .device_data import DeviceData, autocast, make_grad_scaler, tune_cpu_allocator
 from .evaluate import evaluate
-from .interrupts import Terminated, TrainingInterrupted
 from .progress import in_notebook, progress_bar
 from .recipes import (
     Recipe,
@@ -39,10 +48,18 @@ from .recipes import (
     make_scheduler,
     run_settings,
 )
-from .results import TrainResult, empty_history, run_wall_time
-from .runtime import cudnn_benchmark, memory_note, seeded
 
-__all__ = ["Trainer", "TrainResult", "train_resnet"]
+__all__ = [
+    "Trainer",
+    "train_resnet",
+    "TrainResult",
+    "TrainingInterrupted",
+    "CheckpointError",
+    "CHECKPOINT_FORMAT",
+    "save_checkpoint",
+    "load_checkpoint",
+    "checkpoint_dir",
+]
 
 
 class Trainer:
@@ -151,8 +168,7 @@ class Trainer:
                     bar.set_postfix(loss=f"{loss_sum / count:.3f}", acc=f"{correct / count:.3f}")
                 if plot is not None:
                     plot.update(self.history)
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
+        synchronize(self.device)  # the steps are queued on a GPU: wait for them before the clock
         self.history["epoch_time"].append(time.perf_counter() - start)
         start = time.perf_counter()
         self.history["test_acc"].append(self.evaluate())
@@ -266,7 +282,7 @@ class Trainer:
                 unit="batch",
             )
         if self.live_plot:
-            from .live_plot import LivePlot
+            from .progress import LivePlot  # matplotlib: imported only for a live plot
 
             plot = LivePlot(s.epochs, title=f"{self.recipe.name} recipe")
             plot.update(self.history)
@@ -367,10 +383,8 @@ def train_resnet(
     Ctrl-C raises `TrainingInterrupted`, which names the checkpoint to resume from.
     """
     log = log or (lambda *args, **kwargs: None)
-    settings = (settings or run_settings()).replace(
-        epochs=epochs, batch_size=batch_size, resolution=resolution,
-        train_size=train_size, test_size=test_size,
-    )  # fmt: skip
+    sizes = dict(epochs=epochs, batch_size=batch_size, resolution=resolution)
+    settings = (settings or run_settings()).replace(**sizes, train_size=train_size, test_size=test_size)
     recipe = get_recipe(recipe)
     if data is None:
         data = DeviceData(device, settings.train_size, settings.test_size)
@@ -384,16 +398,339 @@ def train_resnet(
             net = build_resnet(model)
             notes = init_weights(net, recipe)
         trainer = Trainer(
-            net, data, recipe, settings, precision=precision, seed=seed, checkpoint=checkpoint,
-            progress=progress, live_plot=live_plot, log=log, compile=compile,
-            tune_allocator=tune_allocator, report_memory=report_memory,
-        )  # fmt: skip
+            net,
+            data,
+            recipe,
+            settings,
+            precision=precision,
+            seed=seed,
+            checkpoint=checkpoint,
+            progress=progress,
+            live_plot=live_plot,
+            log=log,
+            compile=compile,
+            tune_allocator=tune_allocator,
+            report_memory=report_memory,
+        )
         trainer.notes += notes
         result = trainer.fit(resume=resume)
-    if isinstance(getattr(net, "config", None), ResNetConfig):
-        with torch.device("meta"):
-            meta = build_resnet(net.config)
-        result.flops_per_image = 3 * count_flops(
-            meta, (1, net.config.in_channels, settings.resolution, settings.resolution)
-        )
+    # Counted on the network that was trained (a plain twin has no 1x1 projections to charge);
+    # a training step counted exactly, forward and backward (FlopCounterMode).
+    image = (1, 1, settings.resolution, settings.resolution)  # Fashion-MNIST: one grey channel
+    result.flops_per_image = count_flops(net, image, backward=True)
     return result
+
+
+# --------------------------------------------------------- what a run returns
+
+
+def empty_history() -> dict:
+    return {
+        "epoch": [],  # fractional epoch of each train point (5 per epoch, like train_ch6)
+        "train_loss": [],
+        "train_acc": [],
+        "test_epoch": [],
+        "test_acc": [],
+        "epoch_time": [],  # seconds of training steps per epoch (data on the device included)
+        "eval_time": [],
+        # Wall-clock seconds per epoch: from the previous epoch's end (or the session's start) to
+        # this epoch's end, before its checkpoint is written (that write counts in the next epoch).
+        # Saved in the checkpoint, so a resumed run reports the original sessions' time.
+        "wall_time": [],
+    }
+
+
+@dataclass
+class TrainResult:
+    """What a run produced: the network, its history and the numbers of the results table.
+
+    Times are the run's, over every session: a resumed run reports the epochs of the sessions
+    before it from its checkpoint's history, not this call's (shorter) time."""
+
+    net: nn.Module
+    recipe: str
+    model: str
+    device: str
+    precision: str
+    settings: RunSettings
+    history: dict
+    wall_time: float  # seconds of wall clock of all epochs, all sessions (history["wall_time"])
+    train_time: float  # seconds of training steps, all epochs (resumed ones included)
+    images_seen: int
+    flops_per_image: int = 0
+    resumed_from: int = 0
+    session_time: float = float("nan")  # seconds of this call (for a resumed run: this session only)
+    notes: list = field(default_factory=list)
+
+    @property
+    def test_acc(self) -> float:
+        return self.history["test_acc"][-1] if self.history["test_acc"] else float("nan")
+
+    @property
+    def images_per_s(self) -> float:
+        """Training images per second of the training steps (data preparation included)."""
+        return self.images_seen / self.train_time if self.train_time else float("nan")
+
+    def row(self, name: str | None = None) -> dict:
+        """A row of the results table; images/s is over the run's wall time (all sessions; NaN
+        when a checkpoint from before wall times were saved left some epochs untimed)."""
+        epochs = max(1, len(self.history["epoch_time"]))
+        name = name or f"{self.recipe} recipe, our trainer"
+        images, wall_time = self.images_seen // epochs, self.wall_time
+        return result_row(name, self.device, self.precision, self.settings, images, wall_time, self.test_acc)
+
+
+def run_wall_time(history: dict) -> float:
+    """The run's wall time: the sum of its epochs' (NaN if any epoch was not timed)."""
+    times = history.get("wall_time", [])
+    if len(times) != len(history["epoch_time"]) or any(math.isnan(t) for t in times):
+        return float("nan")
+    return float(sum(times))
+
+
+def result_row(name, device, precision, settings, train_images, wall_time, test_acc) -> dict:
+    """A row of the results table (`course.results_table`): ours (`TrainResult.row`) or d2l's
+    (`course.CourseRun.row`); `train_images` is per epoch."""
+    return {
+        "run": name,
+        "device": device,
+        "precision": precision,
+        "resolution": settings.resolution,
+        "train images": train_images,
+        "epochs": settings.epochs,
+        "batch": settings.batch_size,
+        "wall time (s)": round(wall_time, 1),
+        "images/s (wall clock)": round(train_images * settings.epochs / wall_time, 1)
+        if wall_time > 0
+        else float("nan"),
+        "test acc": round(test_acc, 3),
+    }
+
+
+# ---------------------------------------------------------------- checkpoints
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that cannot be used: corrupt, truncated, or from other settings."""
+
+
+CHECKPOINT_FORMAT = 1
+
+
+def save_checkpoint(path: str | Path, state: dict) -> Path:
+    """Write `state` to `path` atomically: a temporary file beside it, then os.replace.
+
+    A crash while writing leaves the previous checkpoint as it was."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(state, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
+    """Read a checkpoint with `weights_only=True`; a clear CheckpointError if it is damaged."""
+    path = Path(path)
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as e:  # noqa: BLE001 - zip, pickle and EOF errors all mean the same here
+        # Only the error's type: torch's messages run over many lines, and for a damaged file its
+        # advice (weights_only=False) would run arbitrary code without helping.
+        raise CheckpointError(
+            f"checkpoint {path} is corrupt or truncated and cannot be read ({type(e).__name__}). "
+            "It was probably cut off while being copied; checkpoints written by this trainer are "
+            "replaced atomically, so an interrupted save never damages them. Delete the file to "
+            "start over, or point to another copy."
+        ) from e
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(
+            f"{path} is not a checkpoint of resnet_helpers.training (format {CHECKPOINT_FORMAT})."
+        )
+    return state
+
+
+def _flatten(config: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in config.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[prefix + key] = list(value) if isinstance(value, tuple) else value
+    return flat
+
+
+def check_same_run(mine: dict, saved: dict, path) -> None:
+    """A CheckpointError listing every difference when a checkpoint's run config is not `mine`."""
+    mine, theirs = _flatten(mine), _flatten(saved)
+    if mine != theirs:
+        diff = [
+            f"{k} {theirs.get(k)!r} -> {mine.get(k)!r}"
+            for k in sorted(mine.keys() | theirs.keys())
+            if mine.get(k) != theirs.get(k)
+        ]
+        raise CheckpointError(
+            f"the checkpoint {path} was written by a run with other settings "
+            f"(saved -> now: {'; '.join(diff)}). A resumed run must be the same run: resume with "
+            "the saved settings, or give another checkpoint path to start a new run."
+        )
+
+
+def checkpoint_dir(
+    folder: str = "resnet-notebooks", *, mount_drive: bool = False, use_drive: bool | None = None, log=print
+) -> Path:
+    """Where notebooks keep checkpoints; nothing is mounted unless asked.
+
+    On Colab with `mount_drive=True`: Google Drive (mounted here, which asks for permission), so
+    a disconnect loses nothing. On Colab with Drive already mounted: Drive, without asking.
+    Otherwise `checkpoints/` in the current folder; on Colab a line says that it is lost with the
+    machine and how to keep it on Drive. `use_drive` is the old name of `mount_drive`.
+    """
+    if use_drive is not None:
+        mount_drive = use_drive
+    log = log or (lambda *args, **kwargs: None)
+    drive = Path("/content/drive/MyDrive")
+    on_colab = "google.colab" in sys.modules
+    if on_colab and mount_drive and not drive.is_dir():
+        from google.colab import drive as colab_drive  # type: ignore[import-not-found]
+
+        colab_drive.mount("/content/drive")
+    if on_colab and drive.is_dir():
+        path = drive / folder
+        log(f"checkpoints go to Google Drive: {path}")
+    else:
+        path = Path("checkpoints")
+        if on_colab:
+            log(
+                f"checkpoints go to {path.resolve()} on this Colab machine and are lost when it "
+                "disconnects; checkpoint_dir(mount_drive=True) keeps them on Google Drive."
+            )
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+# ------------------------------------------------------------- stopping a run
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised as an interrupt by `sigterm_as_interrupt()`."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """A run stopped by Ctrl-C, the interrupt button or SIGTERM, with what a resume needs.
+
+    `message` says what happened and which checkpoint holds the last complete epoch;
+    `str(e)` adds how to continue from Python (`resume=True`)."""
+
+    def __init__(self, checkpoint: Path | None, saved_epoch: int, epoch: int, epochs: int, signal_name: str):
+        self.checkpoint, self.saved_epoch, self.epoch, self.epochs = checkpoint, saved_epoch, epoch, epochs
+        self.signal_name = signal_name
+        how = "SIGTERM" if signal_name == "SIGTERM" else "Ctrl-C / interrupt"
+        where = f"interrupted ({how}) during epoch {epoch + 1} of {epochs}"
+        if checkpoint is None:
+            self.message = f"{where}; no checkpoint path was given, so nothing was saved."
+            hint = "Give checkpoint=PATH to be able to resume a run."
+        elif saved_epoch == 0:
+            self.message = f"{where}, before the first checkpoint was written: nothing to resume."
+            hint = "Run again to start over."
+        else:
+            self.message = f"{where}. Last complete checkpoint: {checkpoint} (after epoch {saved_epoch})."
+            hint = "To continue: the same call with resume=True."
+        super().__init__(f"{self.message} {hint}")
+
+    @property
+    def resumable(self) -> bool:
+        return self.checkpoint is not None and self.saved_epoch > 0
+
+    def _render_traceback_(self) -> list[str]:
+        """What IPython shows for this exception: its message, without the traceback."""
+        return [f"{type(self).__name__}: {self}"]
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt():
+    """While inside, SIGTERM raises `Terminated` (a KeyboardInterrupt) in the main thread, so a run
+    stops between two steps and says where its checkpoint is; the previous handler comes back
+    after. Outside the main thread (where Python cannot set handlers) it does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise Terminated("SIGTERM")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+# --------------------------------------- process-wide settings, each explicit
+
+
+@contextlib.contextmanager
+def cudnn_benchmark(enabled: bool = True):
+    """Set `torch.backends.cudnn.benchmark` inside the block and restore the previous value after.
+
+    With it on, cuDNN times its convolution algorithms for each new input shape and keeps the
+    fastest: worth it when the shapes repeat (training). It changes nothing on the CPU."""
+    previous = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = enabled
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.benchmark = previous
+
+
+@contextlib.contextmanager
+def seeded(seed: int, device: torch.device | str = "cpu"):
+    """Run the block with the global RNG seeded with `seed`, on a fork of it (`torch.random.fork_rng`):
+    after the block the caller's random stream goes on as if the block had not run.
+
+    The CPU's generator is seeded and forked; for a CUDA `device` every CUDA generator too (as
+    `torch.manual_seed` seeds them all). Other devices' generators are left alone."""
+    cuda = list(range(torch.cuda.device_count())) if torch.device(device).type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda):
+        if cuda:
+            torch.manual_seed(seed)  # the CPU's and every CUDA generator: all forked
+        else:
+            torch.random.default_generator.manual_seed(seed)
+        yield
+
+
+def resident_memory_mib() -> tuple[float, float]:
+    """(current, peak) resident memory of this process in MiB (Linux: /proc/self/status VmRSS and
+    VmHWM; elsewhere the current one is NaN and the peak comes from getrusage; Windows: both NaN)."""
+    current = peak = float("nan")
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    current = int(line.split()[1]) / 1024
+                elif line.startswith("VmHWM:"):
+                    peak = int(line.split()[1]) / 1024
+    except OSError:
+        try:
+            import resource  # POSIX only: Windows has neither /proc nor resource
+        except ImportError:
+            return current, peak
+        maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        peak = maxrss / 2**20 if sys.platform == "darwin" else maxrss / 1024  # bytes vs KiB
+    return current, peak
+
+
+def memory_note() -> str:
+    """'RSS 812 MiB (peak 950 MiB)'; a number this system does not give reads 'unknown'."""
+    current, peak = resident_memory_mib()
+    current, peak = (f"{m:,.0f} MiB" if math.isfinite(m) else "unknown" for m in (current, peak))
+    return f"RSS {current} (peak {peak})"

@@ -1,0 +1,110 @@
+"""How much of a Chinese notebook a reader sees in English: a simple, stated measure.
+
+    python tools/english_share.py                 # notebooks/zh/*.ipynb, one line each
+    python tools/english_share.py path/to/a.ipynb ...
+
+What counts is the text a reader sees: the rendered markdown (code spans, fenced code, math, HTML
+tags and link targets left out) and the text outputs of the code cells (markdown, else HTML without
+its tags, else plain text; images and widgets left out). Code is not counted.
+
+In that text, an *English word* is a run of Latin letters (with ' or -) of two letters or more that
+is not a code identifier or a name: words with an inner capital (ResNet, BatchNorm), all-capital
+abbreviations (GPU, SGD), and words joined to digits, underscores or dots (d2l, train_ch6, nn.ReLU)
+are left out. A Chinese character takes about the width of two Latin letters on screen, so
+
+    English share = English letters / (English letters + 2 × Chinese characters)
+
+which approximates the share of the text's screen width (not of its height: a figure is left out).
+A maintainer's tool, run on a source checkout.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+
+CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+TOKEN = re.compile(r"[A-Za-z0-9_.]*[A-Za-z][A-Za-z0-9_.'-]*")
+FENCED = re.compile(r"^(```|~~~).*?^\1", re.S | re.M)
+CODE_SPAN = re.compile(r"`[^`\n]*`")
+MATH = re.compile(r"\$\$.*?\$\$|\$[^$\n]+\$", re.S)
+LINK_TARGET = re.compile(r"\]\([^)]*\)")
+TAG = re.compile(r"<[^>]+>")
+URL = re.compile(r"https?://\S+")
+
+
+def visible_markdown(source: str) -> str:
+    """The markdown a reader sees, less code, math, tags and link targets."""
+    for pattern in (FENCED, CODE_SPAN, MATH, LINK_TARGET, TAG, URL):
+        source = pattern.sub(" ", source)
+    return source
+
+
+def visible_outputs(cell) -> str:
+    texts = []
+    for out in cell.get("outputs", []):
+        if out.output_type == "stream":
+            texts.append(out.text)
+        elif out.output_type in ("execute_result", "display_data"):
+            data = out.get("data", {})
+            if "application/vnd.jupyter.widget-view+json" in data:
+                continue
+            if "text/markdown" in data:
+                texts.append(visible_markdown(data["text/markdown"]))
+            elif "text/html" in data:
+                texts.append(TAG.sub(" ", data["text/html"]))
+            elif "text/plain" in data and not any(k.startswith("image/") for k in data):
+                texts.append(data["text/plain"])
+        elif out.output_type == "error":
+            texts.append(f"{out.ename}: {out.evalue}")
+    return "\n".join(texts)
+
+
+def is_english_word(token: str) -> bool:
+    word = token.strip("'-.")
+    if len(word) < 2 or not word.isascii() or not word.replace("'", "").replace("-", "").isalpha():
+        return False  # joined to digits, underscores or dots: an identifier (d2l, train_ch6, nn.ReLU)
+    if word.isupper():
+        return False  # an abbreviation: GPU, SGD, BN
+    return not any(c.isupper() for c in word[1:])  # an inner capital: ResNet, BatchNorm
+
+
+def counts(text: str) -> tuple[int, int]:
+    """(English letters, Chinese characters) of a visible text."""
+    english = sum(len(t.strip("'-.")) for t in TOKEN.findall(text) if is_english_word(t))
+    return english, len(CJK.findall(text))
+
+
+def english_share(path: Path) -> dict:
+    nb = nbformat.read(path, as_version=4)
+    md = [visible_markdown(c.source) for c in nb.cells if c.cell_type == "markdown"]
+    out = [visible_outputs(c) for c in nb.cells if c.cell_type == "code"]
+    (md_en, md_zh), (out_en, out_zh) = counts("\n".join(md)), counts("\n".join(out))
+    en, zh = md_en + out_en, md_zh + out_zh
+    return {
+        "notebook": path.name,
+        "share": en / (en + 2 * zh) if en + zh else 0.0,
+        "markdown_share": md_en / (md_en + 2 * md_zh) if md_en + md_zh else 0.0,
+        "english_letters": en,
+        "chinese_chars": zh,
+    }
+
+
+def main(argv=None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    paths = [Path(a) for a in args] or sorted((ROOT / "notebooks" / "zh").glob("[0-9][0-9]_*.ipynb"))
+    print(f"{'notebook':32} {'English share':>13} {'(markdown)':>10} {'letters':>8} {'汉字':>6}")
+    for path in paths:
+        r = english_share(path)
+        print(f"{r['notebook']:32} {r['share']:13.0%} {r['markdown_share']:10.0%} "
+              f"{r['english_letters']:8d} {r['chinese_chars']:6d}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

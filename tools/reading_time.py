@@ -1,0 +1,184 @@
+"""How long each notebook takes a student: reading time plus the `cpu` execution time, core path apart.
+
+    python tools/reading_time.py            # the table, from the notebooks and docs/execution_times.json
+    python tools/reading_time.py --record   # measure the execution times from the notebooks' saved
+                                            # cell timings and write docs/execution_times.json
+
+Estimated the same way for every notebook:
+- reading: the words of the markdown cells at PROSE_WPM words a minute, and the non-blank lines of
+  the code cells at CODE_LPM lines a minute (outputs are not counted; the setup cell is read once,
+  in 00, which explains it);
+- running: the seconds the notebook's cells took when it was last executed under `cpu`, as recorded
+  in docs/execution_times.json (`--record` takes them from the timings nbclient saves in each cell's
+  metadata, `execution`: from `iopub.execute_input` to `iopub.status.idle`).
+Core path and deep dives: a notebook in DEEP_DIVE_NOTEBOOKS is a deep dive as a whole; elsewhere a
+markdown heading whose title contains "(deep dive)" starts one, up to the next heading of the same or
+a higher level. Everything else is the core path: the cells that carry d2l 7.6 and its exercises.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+TIMES = ROOT / "docs" / "execution_times.json"
+PROSE_WPM = 200  # words of prose a minute
+CODE_LPM = 10  # lines of code a minute (read, not typed)
+DEEP_DIVE_NOTEBOOKS = {"05_going_deeper", "06_why_it_works"}
+SETUP = "# Setup:"  # the setup cell, read once: in 00, which explains it (every notebook runs it)
+MARKER = "(deep dive)"
+HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*$", re.MULTILINE)
+WORD = re.compile(r"[^\W\d_](?:[\w'’-]*\w)?|\d+(?:[.,]\d+)*|[\u4e00-\u9fff]", re.UNICODE)
+URL = re.compile(r"\(?https?://\S+|<[^>]+>")
+
+
+def words(markdown: str) -> int:
+    """Words a reader reads in a markdown text: links' addresses and HTML tags left out."""
+    return len(WORD.findall(URL.sub(" ", markdown)))
+
+
+def code_lines(code: str) -> int:
+    return sum(1 for line in code.splitlines() if line.strip())
+
+
+def deep_dive_flags(nb, name: str) -> list[bool]:
+    """For every cell: is it in a deep dive? A heading's marker holds until a heading of its level or higher;
+    a cell with a heading takes the state after its first heading (a marked heading marks its own cell)."""
+    if name in DEEP_DIVE_NOTEBOOKS:
+        return [True] * len(nb.cells)
+    flags, open_level = [], None  # open_level: the level of the heading that opened the deep dive
+    for cell in nb.cells:
+        first = None
+        if cell.cell_type == "markdown":
+            for m in HEADING.finditer(cell.source):
+                level = len(m.group(1))
+                if open_level is not None and level <= open_level:
+                    open_level = None
+                if open_level is None and MARKER in m.group(2).lower():
+                    open_level = level
+                first = open_level is not None if first is None else first
+        flags.append(open_level is not None if first is None else first or open_level is not None)
+    return flags
+
+
+def cell_seconds(cell) -> float:
+    """The seconds a code cell ran when the notebook was last executed (0 when not recorded)."""
+    timing = cell.get("metadata", {}).get("execution", {})
+    start, end = timing.get("iopub.execute_input"), timing.get("iopub.status.idle")
+    if not (start and end):
+        return 0.0
+    parse = lambda t: datetime.fromisoformat(t.replace("Z", "+00:00"))  # noqa: E731
+    return max(0.0, (parse(end) - parse(start)).total_seconds())
+
+
+def notebook_paths(folder: Path = NOTEBOOKS) -> list[Path]:
+    return sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+
+
+def measure(path: Path) -> dict:
+    """Reading minutes and recorded run seconds of one notebook, all and on the core path."""
+    nb = nbformat.read(path, as_version=4)
+    flags = deep_dive_flags(nb, path.stem)
+    out = {
+        "words": 0,
+        "code lines": 0,
+        "core words": 0,
+        "core code lines": 0,
+        "seconds": 0.0,
+        "core seconds": 0.0,
+    }
+    for cell, deep in zip(nb.cells, flags, strict=True):
+        if cell.cell_type == "markdown":
+            key, n = "words", words(cell.source)
+        elif cell.cell_type == "code":
+            setup = cell.source.startswith(SETUP) and not path.stem.startswith("00")
+            key, n = "code lines", 0 if setup else code_lines(cell.source)
+            seconds = cell_seconds(cell)
+            out["seconds"] += seconds
+            out["core seconds"] += 0.0 if deep else seconds
+        else:
+            continue
+        out[key] += n
+        if not deep:
+            out["core " + key] += n
+    return out
+
+
+def reading_minutes(n_words: int, n_lines: int) -> float:
+    return n_words / PROSE_WPM + n_lines / CODE_LPM
+
+
+def record(paths: list[Path], profile: str = "cpu", times_path: Path = TIMES) -> dict:
+    """Write the execution seconds of the saved notebooks (all cells, and the core path's) to `times_path`."""
+    times = {
+        "profile": profile,
+        "how": "tools/reading_time.py --record: the cells' saved execution timings (nbclient), summed",
+        "notebooks": {},
+    }
+    for path in paths:
+        m = measure(path)
+        times["notebooks"][path.stem] = {
+            "seconds": round(m["seconds"], 1),
+            "core seconds": round(m["core seconds"], 1),
+        }
+    times_path.write_text(json.dumps(times, indent=2) + "\n", encoding="utf-8")
+    return times
+
+
+def table(paths: list[Path], times_path: Path = TIMES) -> str:
+    """The reading-time table, as markdown: one row per notebook, then the totals."""
+    recorded = json.loads(times_path.read_text(encoding="utf-8"))["notebooks"] if times_path.exists() else {}
+    lines = [
+        "| notebook | reading (min) | running under `cpu` (min) | total (min) | core path (min) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    sums = [0.0, 0.0, 0.0, 0.0]
+    for path in paths:
+        m = measure(path)
+        run = recorded.get(path.stem, {})
+        read = reading_minutes(m["words"], m["code lines"])
+        core = reading_minutes(m["core words"], m["core code lines"]) + run.get("core seconds", 0) / 60
+        row = [read, run.get("seconds", 0) / 60, read + run.get("seconds", 0) / 60, core]
+        sums = [a + b for a, b in zip(sums, row, strict=True)]
+        lines.append(f"| `{path.stem}` | " + " | ".join(f"{v:.0f}" for v in row) + " |")
+    lines.append("| **all** | " + " | ".join(f"**{v:.0f}**" for v in sums) + " |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    description = __doc__.split("\n\n")[0]
+    parser = argparse.ArgumentParser(prog="python tools/reading_time.py", description=description)
+    parser.add_argument(
+        "--record", action="store_true", help=f"write {TIMES.relative_to(ROOT)} from the notebooks"
+    )
+    parser.add_argument(
+        "--profile", default="cpu", help="the profile the notebooks were executed under (recorded)"
+    )
+    parser.add_argument("--notebooks", type=Path, default=NOTEBOOKS, help="the folder of the notebooks")
+    parser.add_argument(
+        "--times", type=Path, default=TIMES, help="the execution times (JSON) to read or write"
+    )
+    args = parser.parse_args(argv)
+    paths = notebook_paths(args.notebooks)
+    if args.record:
+        record(paths, args.profile, args.times)
+        print(f"wrote {args.times}")
+    print(
+        f"Reading: prose at {PROSE_WPM} words/min, code at {CODE_LPM} lines/min; running: the `cpu` "
+        f"execution times in {args.times.name}; core path: all but the deep dives (notebooks "
+        f"{', '.join(sorted(n[:2] for n in DEEP_DIVE_NOTEBOOKS))} and sections marked {MARKER!r})."
+    )
+    print(table(paths, args.times))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
