@@ -251,3 +251,92 @@ def test_step_seconds_waits_for_the_device_around_each_step(monkeypatch):
     monkeypatch.setattr(going_deeper, "synchronize", waits.append)
     step_seconds(build_depth_net(8, width=4), (2, 1, 8, 8), repeats=2)
     assert waits == [torch.device("cpu")] * 6  # before and after the warm-up step and the 2 timed ones
+
+
+def test_he_init_draws_convolutions_with_variance_two_over_fan_in():
+    torch.manual_seed(0)
+    net = going_deeper.he_init_(build_depth_net(20, width=16))
+    conv = net.b3[1].conv1  # 32 in, 3x3: fan_in 288
+    assert conv.weight.std().item() == pytest.approx(math.sqrt(2 / 288), rel=0.05)
+    assert torch.count_nonzero(conv.bias) == 0
+    with pytest.raises(ValueError, match="init='xavier'"):
+        gradient_flow(8, torch.zeros(2, 1, 8, 8), torch.zeros(2, dtype=torch.long), width=4, init="xavier")
+
+
+def test_relative_gradient_norms_divide_by_the_weight_norm(batch):
+    X, y = batch
+    torch.manual_seed(0)
+    net = build_depth_net(8, width=4)
+    raw = gradient_norms(net, X, y)
+    relative = gradient_norms(net, X, y, relative=True)
+    weights = [m.weight.double().norm().item() for _, m in weight_layers(net)]
+    assert relative == pytest.approx([g / w for g, w in zip(raw, weights, strict=True)], rel=1e-9)
+    table = gradient_summary({"plain": raw}, {"plain": relative})
+    assert table.loc["plain", "first / last of |g|/|W|"] == pytest.approx(relative[0] / relative[-1])
+
+
+def test_with_he_init_and_no_bn_the_plain_gradient_does_not_vanish_but_the_residual_output_explodes(batch):
+    """He et al.'s initialisation keeps a plain network's signal (and so its gradient) at scale;
+    without BN the residual stream's variance grows block by block (De & Smith 2020)."""
+    X, y = batch
+    flows = gradient_flow(56, X, y, width=8, batch_stats=False, init="he")
+    assert 1e-2 < flows["plain"][0] / flows["plain"][-1] < 1e2
+    stds = going_deeper.output_stds(56, X, width=8, batch_stats=False, init="he")
+    default = going_deeper.output_stds(56, X, width=8, batch_stats=False)
+    assert stds["residual"] > 100 * max(stds["plain"], default["residual"])
+
+
+def test_output_stds_one_per_twin_and_the_rng_left_alone(batch):
+    X, _ = batch
+    stds = going_deeper.output_stds(8, X, width=4)
+    assert set(stds) == {"plain", "residual"} and all(v > 0 for v in stds.values())
+    assert _leaves_the_global_rng_alone(lambda: going_deeper.output_stds(8, X, width=4, init="he"))
+
+
+def test_sweep_seeds_summary_and_figure():
+    X, y = training_tensors(32, resolution=8, device="cpu")
+    X_test, y_test = load_test_tensors(40, resolution=8, device="cpu")
+    kwargs = dict(steps=2, width=4, batch_size=16, progress=False)
+    result = going_deeper.sweep_seeds([8], X, y, X_test, y_test, seeds=(0, 1), **kwargs)
+    first, second = result["tables"]
+    assert first.equals(twins_table(train_twins([8], X, y, X_test, y_test, seed=0, **kwargs)))
+    assert not first.equals(second)  # another seed: other weights, other batches
+    summary = going_deeper.seeds_summary(result["tables"])
+    gaps = [t.loc[8, "residual accuracy"] - t.loc[8, "plain accuracy"] for t in (first, second)]
+    assert summary.loc[8, "accuracy gap mean"] == pytest.approx(sum(gaps) / 2)
+    assert summary.loc[8, "accuracy gap min"] == pytest.approx(min(gaps))
+    assert summary.loc[8, "plain loss"] == pytest.approx(
+        (first.loc[8, "plain loss"] + second.loc[8, "plain loss"]) / 2
+    )
+    assert summary.loc[8, "seeds"] == 2
+    assert len(sweep_figure(result["tables"]).axes) == 2
+
+
+def test_bottleneck_vs_basic_is_he_et_al_fig_5():
+    basic, bottleneck = going_deeper.bottleneck_vs_basic(size=56)
+    # basic: two 3x3 convolutions 64 -> 64 (+ biases, BN); bottleneck: 256 -> 64 -> 64 -> 256
+    assert basic["params"] == 2 * (64 * 64 * 9 + 64) + 2 * 2 * 64
+    assert bottleneck["params"] == (256 * 64 + 64) + (64 * 64 * 9 + 64) + (64 * 256 + 256) + 2 * (
+        64 + 64 + 256
+    )
+    assert basic["channels in and out"] == 64 and bottleneck["channels in and out"] == 256
+    assert basic["flops"] == 2 * 56 * 56 * 2 * 64 * 64 * 9
+    assert bottleneck["flops"] == 2 * 56 * 56 * (256 * 64 + 64 * 64 * 9 + 64 * 256)  # a similar cost
+    assert _leaves_the_global_rng_alone(going_deeper.bottleneck_vs_basic)
+
+
+def test_input_gradients_of_a_linear_network_are_perfectly_correlated(batch):
+    """Balduzzi et al.'s measure on a case with a known answer: a linear map has one gradient
+    everywhere, so neighbouring points' gradients correlate exactly (BN in eval mode is affine)."""
+    X, _ = batch
+    torch.manual_seed(0)
+    linear = nn.Sequential(nn.Conv2d(1, 3, 3), nn.BatchNorm2d(3), nn.Flatten(), nn.Linear(3 * 6 * 6, 10))
+    before = copy.deepcopy(linear.state_dict())
+    assert going_deeper.input_gradient_correlation(linear, X[:1], X[1:2], 16, bn_images=X) == pytest.approx(1)
+    assert all(torch.equal(v, before[k]) for k, v in linear.state_dict().items())
+    with_relu = nn.Sequential(*linear[:2], nn.ReLU(), *linear[2:])
+    assert going_deeper.input_gradient_correlation(with_relu, X[:1], X[1:2], 16, bn_images=X) < 1 - 1e-6
+    net = build_depth_net(8, width=4)
+    assert _leaves_the_global_rng_alone(
+        lambda: going_deeper.input_gradient_correlation(net, X[:1], X[1:2], 8, bn_images=X)
+    )

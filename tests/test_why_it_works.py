@@ -5,11 +5,13 @@ import math
 import random
 
 import matplotlib
+import numpy as np
 import pytest
 import torch
 
 from resnet_helpers.lessons.why_it_works import (
     ShortcutOnly,
+    basin_widths,
     blocks_of,
     cached_net,
     cached_twins,
@@ -222,7 +224,9 @@ def test_curvature_of_a_parabola_and_the_landscape_table(batch):
     assert slices["plain-20"].shape == (2, 3)
     table = landscape_table(slices, [-1, 0, 1])
     assert list(table.index) == ["plain-20", "residual-20"]
-    assert {"curvature d²L/dα²", "sharpness (mean rise)"} <= set(table.columns)
+    assert {"curvature d²L/dα²", "basin width (median)"} <= set(table.columns)
+    widths = basin_widths([-1, 0, 1], slices["plain-20"])
+    assert table.loc["plain-20", "basin width (median)"] == pytest.approx(float(np.median(widths)))
     slices_figure(slices, [-1, 0, 1])
 
 

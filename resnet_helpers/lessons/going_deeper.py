@@ -5,9 +5,13 @@ same layers, with and without shortcuts), the training loop is `train_losses`, a
 trained side by side and tested by `train_twins`. This module adds what notebook 05 measures:
 
     flows = gradient_flow(56, X, y)                   # ||dL/dW|| per weight layer, plain and residual
+    flows = gradient_flow(56, X, y, init="he", batch_stats=False)  # He init, no BN: the other picture
+    output_stds(56, X, init="he", batch_stats=False)  # std of the logits: a forward explosion?
+    tables = sweep_seeds([8, 20, 56], X, y, X_test, y_test, steps=150, seeds=(0, 1, 2))  # + spread
     twins_table(train_twins([8, 20, 56], X, y, X_test, y_test, steps=200))  # loss, accuracy per depth
     net = very_deep_net(1000)                          # ResNet-1004: 1,004 weight layers, pre-activation
     rows = bottleneck_family()                         # ResNet-50/101/152: depth, size, FLOPs, paper error
+    bottleneck_vs_basic()                             # He et al. 2015, Fig. 5: 4x wider at a similar cost
     seconds = time_models(input_size=(1, 3, 224, 224)) # one forward + backward step of each, timed
 """
 
@@ -18,22 +22,30 @@ import math
 import statistics
 import time
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..blocks import Bottleneck, Residual
 from ..measure import count_flops, count_params, count_weight_layers, weight_layers
 from ..models import ResNetConfig, build_depth_net, build_resnet, model_name
 from ..profiles import choose_device, synchronize
-from ..training.experiment import KINDS, accuracy, final_loss, seeded, smooth, train_losses
+from ..training.experiment import KINDS, accuracy, final_loss, seeded, smooth, train_losses, train_twins
 from .paper import PAPER_TOP1_ERROR
 
 __all__ = [
+    "INITS",
+    "he_init_",
     "gradient_norms",
     "gradient_flow",
+    "output_stds",
     "gradient_summary",
     "gradient_flow_figure",
+    "input_gradient_correlation",
     "twins_table",
+    "sweep_seeds",
+    "seeds_summary",
     "sweep_figure",
     "very_deep_depth",
     "very_deep_net",
@@ -41,6 +53,7 @@ __all__ = [
     "compare_block_types",
     "step_seconds",
     "bottleneck_family",
+    "bottleneck_vs_basic",
     "time_models",
 ]
 
@@ -51,8 +64,38 @@ COLORS = {"plain": "tab:red", "residual": "tab:blue"}
 # --- 1. Gradient flow at initialisation ---
 
 
+INITS = ("pytorch", "he")  # PyTorch's default initialisation; He et al. 2015's (Kaiming normal)
+
+
+@torch.no_grad()
+def he_init_(net: nn.Module) -> nn.Module:
+    """He (Kaiming) initialisation of every convolution of `net`, in place: weights drawn from
+    N(0, 2 / fan_in) (He et al. 2015, "Delving Deep into Rectifiers"; the paper's ResNets use it),
+    biases 0. The linear layer keeps PyTorch's default. Returns `net`."""
+    for m in net.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
+            if m.bias is not None:
+                m.bias.zero_()
+    return net
+
+
+def _twin(depth, width, block, kind, in_channels, init, seed):
+    """The `kind` twin of `depth` layers built from `seed` (both twins alike), with `init` applied."""
+    if init not in INITS:
+        raise ValueError(f"init={init!r} is not one of {INITS}; use 'pytorch' (the default) or 'he'.")
+    with seeded(seed):
+        net = build_depth_net(depth, width, block, plain=kind == "plain", in_channels=in_channels)
+        return he_init_(net) if init == "he" else net
+
+
 def gradient_norms(
-    net: nn.Module, X: torch.Tensor, y: torch.Tensor, batch_stats: bool = True, dtype=torch.float64
+    net: nn.Module,
+    X: torch.Tensor,
+    y: torch.Tensor,
+    batch_stats: bool = True,
+    dtype=torch.float64,
+    relative: bool = False,
 ) -> list[float]:
     """||dL/dW|| of every weight layer (in forward order) for one batch, at the current weights.
 
@@ -61,6 +104,8 @@ def gradient_norms(
     - `batch_stats=False`: it uses its running statistics instead, which at initialisation
       (mean 0, variance 1, scale 1, shift 0) make it the identity: the same network with
       its normalization switched off.
+    - `relative=True`: ||dL/dW|| / ||W|| instead, the size of a gradient step relative to the
+      weights it changes (with BN a layer's raw gradient scales as 1 / ||W||).
 
     Runs on a float64 copy (`dtype`), so a tiny gradient is not rounded to 0 and a huge one not
     to infinity as float32 would; `net` itself (weights, BN statistics, mode) is not changed.
@@ -68,7 +113,10 @@ def gradient_norms(
     model = copy.deepcopy(net).to(device=X.device, dtype=dtype)
     model.train(batch_stats)
     F.cross_entropy(model(X.to(dtype)), y).backward()
-    return [layer.weight.grad.norm().item() for _, layer in weight_layers(model)]
+    layers = [layer for _, layer in weight_layers(model)]
+    if relative:
+        return [(layer.weight.grad.norm() / layer.weight.norm()).item() for layer in layers]
+    return [layer.weight.grad.norm().item() for layer in layers]
 
 
 def gradient_flow(
@@ -79,20 +127,47 @@ def gradient_flow(
     block: str = "basic",
     batch_stats: bool = True,
     seed: int = 0,
+    init: str = "pytorch",
+    relative: bool = False,
 ) -> dict[str, list[float]]:
     """{"plain": norms, "residual": norms}: `gradient_norms` of the two twins of `depth` layers,
-    built from the same seed (the same initial weights; they differ only in the shortcuts)."""
-    flows = {}
+    built from the same seed (the same initial weights; they differ only in the shortcuts).
+    `init="he"`: the convolutions re-drawn with `he_init_` (the same draw for both twins)."""
+    return {
+        kind: gradient_norms(
+            _twin(depth, width, block, kind, X.shape[1], init, seed), X, y, batch_stats, relative=relative
+        )
+        for kind in KINDS
+    }
+
+
+@torch.no_grad()
+def output_stds(
+    depth: int,
+    X: torch.Tensor,
+    width: int = 16,
+    block: str = "basic",
+    batch_stats: bool = True,
+    seed: int = 0,
+    init: str = "pytorch",
+) -> dict[str, float]:
+    """{"plain": std, "residual": std} of the logits of the twins `gradient_flow` measures, in
+    float64 (the inputs have std about 1: a std of 1e3 is a forward explosion)."""
+    stds = {}
     for kind in KINDS:
-        with seeded(seed):
-            net = build_depth_net(depth, width, block, plain=kind == "plain", in_channels=X.shape[1])
-        flows[kind] = gradient_norms(net, X, y, batch_stats)
-    return flows
+        model = _twin(depth, width, block, kind, X.shape[1], init, seed).to(
+            device=X.device, dtype=torch.float64
+        )
+        model.train(batch_stats)
+        stds[kind] = model(X.to(torch.float64)).std().item()
+    return stds
 
 
-def gradient_summary(flows: dict[str, list[float]]):
+def gradient_summary(flows: dict[str, list[float]], relative: dict[str, list[float]] | None = None):
     """A DataFrame, one row per network: the gradient norm at the first and the last weight layer,
-    their ratio, and the spread (largest / smallest norm over all layers)."""
+    their ratio, and the spread (largest / smallest norm over all layers). With `relative` (the
+    same networks' `gradient_flow(..., relative=True)`), the ratio and the spread of ||dL/dW|| / ||W||
+    too."""
     import pandas as pd
 
     rows = {
@@ -105,6 +180,9 @@ def gradient_summary(flows: dict[str, list[float]]):
         }
         for kind, norms in flows.items()
     }
+    for kind, ratios in (relative or {}).items():
+        rows[kind]["first / last of |g|/|W|"] = ratios[0] / ratios[-1]
+        rows[kind]["largest / smallest of |g|/|W|"] = max(ratios) / min(ratios)
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
@@ -123,6 +201,37 @@ def gradient_flow_figure(panels: dict[str, dict[str, list[float]]]):
     axes[0][0].set_ylabel("gradient norm ||dL/dW|| (log scale)")
     fig.tight_layout()
     return fig
+
+
+def input_gradient_correlation(
+    net: nn.Module, start: torch.Tensor, end: torch.Tensor, points: int = 64, bn_images=None
+):
+    """Shattered gradients (Balduzzi et al. 2017): the mean correlation between the input gradients
+    of neighbouring points on the line from the image `start` to the image `end` (`points` points).
+
+    The gradient is that of the first logit with respect to the input, at each point, in float64.
+    Near 1: the gradient changes smoothly along the line (a linear network gives exactly 1); near 0:
+    it looks like white noise, which is what Balduzzi et al. find in deep plain networks with BN.
+    BN in evaluation mode: with `bn_images`, its statistics are first re-estimated on those images
+    (their batch statistics, as in training mode at initialisation), so every point passes the same
+    function; `net` itself is not changed."""
+    model = copy.deepcopy(net).to(device=start.device, dtype=torch.float64)
+    if bn_images is not None:
+        bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        for m in bns:
+            m.reset_running_stats()
+            m.momentum = None
+        model.train()
+        with torch.no_grad():
+            model(bn_images.to(torch.float64))
+    model.eval()
+    t = torch.linspace(0, 1, points, dtype=torch.float64, device=start.device).view(-1, 1, 1, 1)
+    line = ((1 - t) * start.to(torch.float64) + t * end.to(torch.float64)).requires_grad_()
+    (grads,) = torch.autograd.grad(model(line)[:, 0].sum(), line)  # the points are independent in eval mode
+    g = grads.flatten(1)
+    g = g - g.mean(dim=1, keepdim=True)
+    g = g / g.norm(dim=1, keepdim=True)
+    return (g[1:] * g[:-1]).sum(dim=1).mean().item()
 
 
 # --- 2. and 3. Plain and residual twins trained side by side, with test accuracy ---
@@ -144,26 +253,62 @@ def twins_table(result: dict):
     return table
 
 
-def sweep_figure(table):
-    """Final training loss and test accuracy against depth, plain and residual (from `twins_table`)."""
-    import matplotlib.pyplot as plt
+def sweep_seeds(depths, X, y, X_test, y_test, steps: int, seeds=(0, 1, 2), **kwargs) -> dict:
+    """`train_twins` once per seed (each seed: other initial weights and another batch order; the
+    images stay the same). Returns {"tables": [twins_table per seed], "first": the first seed's
+    `train_twins` result, "seconds"}."""
+    start = time.perf_counter()
+    tables, first = [], None
+    for seed in seeds:
+        result = train_twins(depths, X, y, X_test, y_test, steps, seed=seed, **kwargs)
+        first = first or result
+        tables.append(twins_table(result))
+    return {"tables": tables, "first": first, "seconds": time.perf_counter() - start}
 
+
+def seeds_summary(tables):
+    """A DataFrame, one row per depth: the mean of every column of `tables` (one `twins_table` per
+    seed), and for each gap residual - plain (loss and accuracy) its mean, smallest and largest."""
+    import pandas as pd
+
+    stacked = pd.concat(tables, keys=range(len(tables)), names=["seed", "depth"])
+    out = stacked.groupby("depth").mean()
+    for q in ("loss", "accuracy"):
+        gap = (stacked[f"residual {q}"] - stacked[f"plain {q}"]).groupby("depth")
+        out[f"{q} gap mean"], out[f"{q} gap min"], out[f"{q} gap max"] = gap.mean(), gap.min(), gap.max()
+    out["seeds"] = len(tables)
+    return out
+
+
+def sweep_figure(tables):
+    """Final training loss and test accuracy against depth, plain and residual: one `twins_table`
+    or a list of them (one per seed): the mean drawn, each seed a dot, the bar its range."""
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    tables = [tables] if isinstance(tables, pd.DataFrame) else list(tables)
+    depths = list(tables[0].index)
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 3.8))
     for kind in KINDS:
-        style = dict(marker="o", color=COLORS[kind], label=kind)
-        ax_loss.plot(table.index, table[f"{kind} loss"], **style)
-        ax_acc.plot(table.index, 100 * table[f"{kind} accuracy"], **style)
+        for ax, q, scale in ((ax_loss, "loss", 1), (ax_acc, "accuracy", 100)):
+            values = np.array([[scale * t.loc[d, f"{kind} {q}"] for d in depths] for t in tables])
+            mean = values.mean(axis=0)
+            spread = [mean - values.min(axis=0), values.max(axis=0) - mean]
+            label = kind if len(tables) == 1 else f"{kind} (mean, range of {len(tables)} seeds)"
+            ax.errorbar(depths, mean, yerr=spread, marker="o", color=COLORS[kind], capsize=4, label=label)
+            for row in values:
+                ax.scatter(depths, row, color=COLORS[kind], s=10, alpha=0.4)
     ax_loss.axhline(CHANCE_LOSS, color="gray", ls="--", lw=1, label="chance (ln 10)")
     ax_acc.axhline(10, color="gray", ls="--", lw=1, label="chance (10%)")
     ax_loss.set(title="final training loss (same budget)", ylabel="cross-entropy", ylim=(0, None))
     ax_acc.set(title="test accuracy", ylabel="accuracy (%)", ylim=(0, 100))
     for ax in (ax_loss, ax_acc):
         ax.set_xscale("log")
-        ax.set_xticks(list(table.index), [str(d) for d in table.index])
+        ax.set_xticks(depths, [str(d) for d in depths])
         ax.minorticks_off()
         ax.set_xlabel("depth (weight layers, log scale)")
         ax.grid(alpha=0.3)
-        ax.legend()
+        ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
 
@@ -295,6 +440,27 @@ def bottleneck_family(names=("resnet50", "resnet101", "resnet152")) -> list[dict
                 "flops at 224": count_flops(net, (1, 3, 224, 224)),
                 "paper top-1 error %": error,
                 "source": f"He et al. 2015, {table}" if table else None,
+            }
+        )
+    return rows
+
+
+def bottleneck_vs_basic(size: int = 56) -> list[dict]:
+    """He et al. 2015, Fig. 5: the basic block at 64 channels (3x3, 64; 3x3, 64) next to the
+    bottleneck at a 256-channel interface (1x1, 64; 3x3, 64; 1x1, 256), on a `size` x `size` map:
+    channels in and out, weight layers, parameters and FLOPs of one forward pass (one image)."""
+    with seeded(0):
+        blocks = {"basic, 64 channels": Residual(64, 64), "bottleneck, 256 channels": Bottleneck(256, 64)}
+    rows = []
+    for label, block in blocks.items():
+        channels = block.branch_layers()[0].in_channels
+        rows.append(
+            {
+                "block": label,
+                "channels in and out": channels,
+                "weight layers": block.convs_per_block,
+                "params": count_params(block),
+                "flops": count_flops(block, (1, channels, size, size)),
             }
         )
     return rows

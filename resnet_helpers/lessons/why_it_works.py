@@ -3,10 +3,16 @@ and residual responses, in the notebook's order.
 
     twins = cached_twins([20, 56], X, y, steps=200, key="cpu")  # 0. trained once, then read back
     acc = single_deletions(net, X_test, y_test)                  # 1. delete one block at a time
-    curves = random_deletions(net, X_test, y_test, draws=3)      #    delete k random blocks
+    curves = random_deletions(net, X_test, y_test, draws=20)     #    delete k random blocks
+    curves = all_deletions(net, X_test, y_test)                  #    every subset of the candidates
+    acc = single_deletions(net, X_test, y_test, recalibrate=X)   #    BN statistics re-estimated
     grads = path_gradients(net, X, y, samples=10)                # 2. Veit et al. 2016: gradient per path
+    norms = path_gradient_samples(net, X, y, samples=100)        #    every sampled path's norm
+    low, high = bootstrap_share(norms, lambda k, n: k <= n / 4)  #    a 90% interval for a share
     d = filter_normalized_direction(net, seed=1)                 # 3. Li et al. 2018, section 4
     losses = loss_along(net, X, y, [d], alphas)                  #    a 1-D slice through the weights
+    lam_min, lam_max = hessian_extremes(net, X, y)               #    Li et al.'s |λmin / λmax|
+    basin_widths(alphas, losses)                                 #    where the loss doubles
     rows = residual_responses(net, X)                            # 4. He et al. 2015, Fig. 7
     stochastic_depth_(net)                                       # exercise 3: Huang et al. 2016
 
@@ -23,6 +29,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import inspect
+import itertools
 import math
 import random
 import time
@@ -51,7 +58,10 @@ __all__ = [
     "ShortcutOnly",
     "delete_blocks",
     "single_deletions",
+    "recalibrate_bn_",
     "random_deletions",
+    "all_deletions",
+    "chance_to_miss",
     "lesion_figure",
     "lesion_view",
     "lesion_panel",
@@ -60,13 +70,18 @@ __all__ = [
     "unroll",
     "path_gradient",
     "path_gradients",
+    "path_gradient_samples",
     "gradient_by_length",
+    "bootstrap_share",
     "paths_figure",
     # 3. loss landscapes
     "filter_normalized_direction",
     "loss_along",
     "landscape_slices",
     "curvature",
+    "power_iteration",
+    "hessian_extremes",
+    "basin_widths",
     "landscape_table",
     "slices_figure",
     "contour_figure",
@@ -257,15 +272,47 @@ def delete_blocks(net, names) -> nn.Module:
     return lesioned
 
 
-def single_deletions(net, X, y) -> dict[str, float | None]:
-    """{block name: test accuracy with that one block deleted}; None where it cannot be deleted."""
+@torch.no_grad()
+def recalibrate_bn_(net, X):
+    """Re-estimate every BN layer's running statistics on the images X (in place): one forward pass
+    of all of X in training mode with `momentum=None` after a reset, so each BN's running mean and
+    variance become those of its input over X. Weights are not touched; `net` is returned in eval
+    mode. A control for deletions: a deleted block changes the statistics of every later layer's
+    input, which the trained statistics do not know."""
+    bns = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    momenta = [m.momentum for m in bns]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None
+    net.train()
+    net(X)
+    for m, momentum in zip(bns, momenta, strict=True):
+        m.momentum = momentum
+    return net.eval()
+
+
+def _lesioned_accuracy(net, names, X, y, recalibrate=None) -> float:
+    lesioned = delete_blocks(net, names)
+    if recalibrate is not None:
+        recalibrate_bn_(lesioned, recalibrate)
+    return accuracy(lesioned, X, y)
+
+
+def single_deletions(net, X, y, recalibrate=None) -> dict[str, float | None]:
+    """{block name: test accuracy with that one block deleted}; None where it cannot be deleted.
+    `recalibrate`: images on which BN's statistics are re-estimated after each deletion
+    (`recalibrate_bn_`), the trained network itself left as it was."""
     result = {}
     for name, block in blocks_of(net):
         if not isinstance(block, ResidualBlock) and is_downsampling(block):
             result[name] = None
         else:
-            result[name] = accuracy(delete_blocks(net, [name]), X, y)
+            result[name] = _lesioned_accuracy(net, [name], X, y, recalibrate)
     return result
+
+
+def _candidates(net) -> list[str]:
+    return [name for name, block in blocks_of(net) if not is_downsampling(block)]
 
 
 def random_deletions(net, X, y, ks=None, draws: int = 3, seed: int = 0) -> dict[int, list[float]]:
@@ -273,7 +320,7 @@ def random_deletions(net, X, y, ks=None, draws: int = 3, seed: int = 0) -> dict[
 
     Only blocks that keep the shape are drawn (in both twins, the same positions), so a plain and a
     residual network of the same depth are lesioned alike. Deterministic for a given `seed`."""
-    candidates = [name for name, block in blocks_of(net) if not is_downsampling(block)]
+    candidates = _candidates(net)
     ks = range(len(candidates) + 1) if ks is None else ks
     rng = random.Random(seed)
     result = {}
@@ -281,6 +328,30 @@ def random_deletions(net, X, y, ks=None, draws: int = 3, seed: int = 0) -> dict[
         picks = [rng.sample(candidates, k) for _ in range(1 if k in (0, len(candidates)) else draws)]
         result[k] = [accuracy(delete_blocks(net, names), X, y) for names in picks]
     return result
+
+
+def all_deletions(net, X, y) -> dict[int, list[float]]:
+    """{k: accuracies after deleting each of the C(m, k) sets of k shape-keeping blocks}: all 2^m
+    subsets of the m candidates (`random_deletions` without the sampling; k = 1 is exactly the
+    single deletions of those blocks). Refuses m > 12 (more than 4,096 subsets)."""
+    candidates = _candidates(net)
+    if len(candidates) > 12:
+        raise ValueError(
+            f"{len(candidates)} candidate blocks make {2 ** len(candidates):,} subsets; "
+            "use random_deletions for a network this deep."
+        )
+    return {
+        k: [accuracy(delete_blocks(net, names), X, y) for names in itertools.combinations(candidates, k)]
+        for k in range(len(candidates) + 1)
+    }
+
+
+def chance_to_miss(m: int, critical: int, k: int) -> float:
+    """The probability that k blocks drawn at random (without replacement) among m miss all of
+    `critical` given ones: C(m - critical, k) / C(m, k)."""
+    if not 0 <= critical <= m or not 0 <= k <= m:
+        raise ValueError(f"need 0 <= critical ({critical}) <= m ({m}) and 0 <= k ({k}) <= m.")
+    return math.comb(m - critical, k) / math.comb(m, k)
 
 
 def lesion_figure(singles: dict, randoms: dict, downsampling=(), chance: float = 0.1):
@@ -424,35 +495,59 @@ def path_gradient(unrolled: dict, through) -> torch.Tensor:
     return g
 
 
-def path_gradients(net, X, y, samples: int = 10, seed: int = 0) -> dict[int, float]:
-    """{k: mean gradient norm at the first block's input carried by one path through k branches}.
+def path_gradient_samples(net, X, y, samples: int = 10, seed: int = 0) -> dict[int, list[float]]:
+    """{k: the gradient norms at the first block's input of `samples` random paths through k branches}.
 
     Veit et al. (2016), section 6: one forward pass of the batch through the whole network (in eval
     mode: BN uses its running statistics); then for each k, `samples` times, the backward pass goes
     through the branch of k random blocks and only through the shortcut of the others. The forward
     pass is the full network's; only the gradient's route changes (`unroll`, `path_gradient`:
-    vector-Jacobian products block by block, so one forward pass serves every sample).
+    vector-Jacobian products block by block, so one forward pass serves every sample). k = 0 and
+    k = n have one path each, measured once.
     """
     unrolled = unroll(net, X, y)
     n = len(unrolled["saved"])
     rng = random.Random(seed)
-    result = {}
-    for k in range(n + 1):
-        norms = [
+    return {
+        k: [
             path_gradient(unrolled, set(rng.sample(range(n), k))).norm().item()
             for _ in range(1 if k in (0, n) else samples)
         ]
-        result[k] = sum(norms) / len(norms)
-    return result
+        for k in range(n + 1)
+    }
+
+
+def path_gradients(net, X, y, samples: int = 10, seed: int = 0) -> dict[int, float]:
+    """{k: mean gradient norm at the first block's input carried by one path through k branches}:
+    the mean of each length's `path_gradient_samples`."""
+    return {k: sum(v) / len(v) for k, v in path_gradient_samples(net, X, y, samples, seed).items()}
 
 
 def gradient_by_length(grads: dict[int, float]) -> dict[int, float]:
-    """{k: share of the total gradient carried by all paths of length k}: C(n, k) x the gradient of
-    one such path (`path_gradients`), normalised to sum to 1."""
+    """{k: share of the summed gradient magnitude carried by all paths of length k}: C(n, k) x the
+    mean gradient norm of one such path (`path_gradients`), normalised to sum to 1. Norms do not
+    add (paths can cancel): this is a share of the sum of the paths' magnitudes."""
     n = max(grads)
     total = {k: math.comb(n, k) * g for k, g in grads.items()}
     s = sum(total.values())
     return {k: v / s for k, v in total.items()}
+
+
+def bootstrap_share(norms: dict[int, list[float]], which, resamples: int = 1000, level: float = 0.9, seed=0):
+    """(low, high): a bootstrap interval (`level`, percentile) for the share of the summed gradient
+    magnitude carried by the lengths k with `which(k, n)` true, from `path_gradient_samples`: each
+    length's samples are resampled with replacement, `resamples` times."""
+    n = max(norms)
+    rng = np.random.default_rng(seed)
+    arrays = {k: np.asarray(v, dtype=float) for k, v in norms.items()}
+    shares = []
+    for _ in range(resamples):
+        means = {k: rng.choice(a, size=len(a)).mean() for k, a in arrays.items()}
+        share = gradient_by_length(means)
+        shares.append(sum(v for k, v in share.items() if which(k, n)))
+    tail = 100 * (1 - level) / 2
+    low, high = np.percentile(shares, [tail, 100 - tail])
+    return float(low), float(high)
 
 
 def paths_figure(grads: dict[int, float]):
@@ -470,7 +565,7 @@ def paths_figure(grads: dict[int, float]):
     axes[1].semilogy(ks, [grads[k] for k in ks], marker="o", color=COLORS["residual"])
     axes[1].set(title="gradient through one path", ylabel="gradient norm at the input (log)")
     axes[2].bar(ks, [share[k] for k in ks], color=COLORS["residual"])
-    axes[2].set(title="share of the total gradient", ylabel="share of the gradient")
+    axes[2].set(title="share of the summed gradient magnitude", ylabel="share")
     for ax in axes:
         ax.axvline(n / 2, color="k", ls=":", lw=1, label=f"n/2 = {n / 2:g}")
         ax.set_xlabel("path length k (branches passed through)")
@@ -552,22 +647,92 @@ def curvature(alphas, losses, points: int | None = None) -> float:
     return float(2 * a2)
 
 
+def power_iteration(matvec, vector: torch.Tensor, iters: int = 20, shift: float = 0.0) -> float:
+    """The eigenvalue of largest magnitude of the symmetric operator v -> matvec(v) - shift * v, by
+    power iteration from `vector` (a Rayleigh quotient after `iters` steps), plus `shift`: with
+    shift = 0 the dominant eigenvalue; with shift = the largest one, the other end of the spectrum."""
+    v = vector / vector.norm()
+    value = 0.0
+    for _ in range(iters):
+        w = matvec(v) - shift * v
+        value = float(torch.dot(v, w))
+        v = w / (w.norm() + 1e-30)
+    return value + shift
+
+
+def hessian_extremes(net, X, y, iters: int = 20, seed: int = 0) -> tuple[float, float]:
+    """(λmin, λmax): the extreme eigenvalues of the Hessian of the loss (eval mode, on X, y) with
+    respect to the weights the directions move (every parameter with more than one dimension), by
+    power iteration on Hessian-vector products (Li et al. 2018, section 6: |λmin / λmax| near 0
+    means the surface is nearly convex around the weights). The dominant eigenvalue first, then
+    the other end of the spectrum from the shifted operator H - dominant I. `iters` steps each: an
+    estimate, good to a few percent when the extreme eigenvalues stand apart from the rest. `net`
+    is not changed; the start vector comes from its own generator."""
+    model = copy.deepcopy(net).eval()
+    params = [p for p in model.parameters() if p.dim() > 1]
+    others = [p for p in model.parameters() if p.dim() <= 1]
+    for p in others:
+        p.requires_grad_(False)
+    loss = F.cross_entropy(model(X), y)
+    grads = torch.autograd.grad(loss, params, create_graph=True)
+    sizes = [p.numel() for p in params]
+
+    def hvp(v):  # H v, one more backward pass through the gradient's graph
+        pieces = [piece.view_as(p) for piece, p in zip(v.split(sizes), params, strict=True)]
+        hv = torch.autograd.grad(grads, params, pieces, retain_graph=True)
+        return torch.cat([h.reshape(-1) for h in hv]).detach()
+
+    g = torch.Generator().manual_seed(seed)
+    start = torch.randn(sum(sizes), generator=g, dtype=loss.dtype).to(loss.device)
+    dominant = power_iteration(hvp, start, iters)
+    other = power_iteration(hvp, start, iters, shift=dominant)
+    return (min(dominant, other), max(dominant, other))
+
+
+def basin_widths(alphas, losses, factor: float = 2.0) -> list[float]:
+    """Per 1-D slice (rows of `losses` over `alphas`, centred on α = 0): the distance |α| at which
+    the loss first reaches `factor` x its value at α = 0, the smaller of the two sides, linearly
+    interpolated between grid points; the slice's half-width max|α| where it never does (a lower
+    bound)."""
+    alphas = np.asarray(alphas, dtype=float)
+    losses = np.atleast_2d(np.asarray(losses, dtype=float))
+    centre = int(np.argmin(np.abs(alphas)))
+    widths = []
+    for row in losses:
+        limit = factor * row[centre]
+        sides = []
+        for step in (1, -1):
+            i, width = centre, float(np.abs(alphas).max())
+            while 0 <= i + step < len(alphas):
+                j = i + step
+                if row[j] >= limit:
+                    t = (limit - row[i]) / (row[j] - row[i])
+                    width = abs(alphas[i] + t * (alphas[j] - alphas[i]))
+                    break
+                i = j
+            sides.append(width)
+        widths.append(min(sides))
+    return widths
+
+
 def landscape_table(slices: dict, alphas):
     """A DataFrame, one row per network: the loss at the trained weights, the curvature there (mean
-    over the directions), the sharpness (the mean rise of the loss over the whole slice, L(α) - L(0)
-    averaged over α and directions) and the mean loss at the ends of the slices (α = ±max)."""
+    over the directions), the basin width (`basin_widths`: the |α| where the loss doubles; median
+    and smallest over the directions) and the median loss at the ends of the slices (α = ±max: one
+    endpoint can dominate a mean)."""
     import pandas as pd
 
     centre = int(np.argmin(np.abs(np.asarray(alphas))))
-    rows = {
-        label: {
+    rows = {}
+    for label, losses in slices.items():
+        widths = basin_widths(alphas, losses)
+        rows[label] = {
             "loss at the weights": float(losses[:, centre].mean()),
             "curvature d²L/dα²": float(np.mean([curvature(alphas, row) for row in losses])),
-            "sharpness (mean rise)": float((losses - losses[:, [centre]]).mean()),
-            "loss at α = ±max": float(losses[:, [0, -1]].mean()),
+            "basin width (median)": float(np.median(widths)),
+            "basin width (smallest)": float(np.min(widths)),
+            "loss at α = ±max (median)": float(np.median(losses[:, [0, -1]])),
         }
-        for label, losses in slices.items()
-    }
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
