@@ -20,6 +20,7 @@ A maintainer's tool, run on a source checkout.
 
 from __future__ import annotations
 
+import argparse
 import re
 import sys
 from pathlib import Path
@@ -96,8 +97,10 @@ def english_share(path: Path) -> dict:
 
 
 def main(argv=None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    paths = [Path(a) for a in args] or sorted((ROOT / "notebooks" / "zh").glob("[0-9][0-9]_*.ipynb"))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("notebooks", nargs="*", type=Path, help="default: notebooks/zh/*")
+    args = parser.parse_args(argv)
+    paths = args.notebooks or sorted((ROOT / "notebooks" / "zh").glob("[0-9][0-9]_*.ipynb"))
     print(f"{'notebook':32} {'English share':>13} {'(markdown)':>10} {'letters':>8} {'汉字':>6}")
     for path in paths:
         r = english_share(path)
