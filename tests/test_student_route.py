@@ -73,10 +73,13 @@ def test_make_lab_notebooks_zh_opens_the_chinese_notebooks():
     if make is None:
         pytest.skip("make is not installed")
 
+    # Run as a top-level make even when the tests run under `make test` (MAKEFLAGS and MAKELEVEL
+    # would add "Entering directory" lines to the output).
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEOVERRIDES")}
+
     def lab_line(*args):
-        dry = subprocess.run([make, "-n", "-o", "install", "-o", "data", "lab", "VENV=/venv", *args],
-                             cwd=ROOT, capture_output=True, text=True, timeout=60)
-        return dry
+        command = [make, "--no-print-directory", "-n", "-o", "install", "-o", "data", "lab", "VENV=/venv", *args]
+        return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
 
     assert lab_line().stdout.rstrip().endswith(" notebooks/")
     assert lab_line("NOTEBOOKS=zh").stdout.rstrip().endswith(" notebooks/zh/")
