@@ -75,10 +75,12 @@ def test_make_lab_notebooks_zh_opens_the_chinese_notebooks():
 
     # Run as a top-level make even when the tests run under `make test` (MAKEFLAGS and MAKELEVEL
     # would add "Entering directory" lines to the output).
-    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEOVERRIDES")}
+    inherited = ("MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEOVERRIDES")
+    env = {k: v for k, v in os.environ.items() if k not in inherited}
 
     def lab_line(*args):
-        command = [make, "--no-print-directory", "-n", "-o", "install", "-o", "data", "lab", "VENV=/venv", *args]
+        command = [make, "--no-print-directory", "-n", "-o", "install", "-o", "data", "lab", "VENV=/venv"]
+        command += args
         return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
 
     assert lab_line().stdout.rstrip().endswith(" notebooks/")
