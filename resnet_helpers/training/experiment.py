@@ -22,6 +22,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..blocks import check_positive_int
 from ..data import load_fashion_mnist
 from ..models import build_depth_net
 from ..profiles import choose_device
@@ -130,8 +131,7 @@ def train_losses(
     """
     if batch_size > len(X):
         raise ValueError(f"batch_size={batch_size} is larger than the {len(X)} training images.")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive integer, got {steps!r}.")
+    check_positive_int("steps", steps)
     net.to(X.device).train()
     optimizer = sgd(net, lr, momentum, weight_decay)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, lr, total_steps=steps) if one_cycle else None
