@@ -59,8 +59,9 @@ def _install_noto() -> None:
         font_manager.fontManager.addfont(str(path))
 
 
-def use_cjk_font(install: bool = False, names: tuple[str, ...] = CJK_FONTS,
-                 platform: str | None = None) -> str | None:
+def use_cjk_font(
+    install: bool = False, names: tuple[str, ...] = CJK_FONTS, platform: str | None = None
+) -> str | None:
     """Let matplotlib draw Chinese: returns the CJK font used, or None (with a one-line note).
 
     install=True installs `fonts-noto-cjk` where none is found, on Colab and Kaggle only.
@@ -74,8 +75,10 @@ def use_cjk_font(install: bool = False, names: tuple[str, ...] = CJK_FONTS,
         name = installed_cjk_font(names)
     if name is None:
         if platform in CAN_INSTALL:
-            print(f"图中的中文会显示为方框：没有中文字体。运行 `!{INSTALL_COMMAND}`，"
-                  "或 `use_cjk_font(install=True)`。")
+            print(
+                f"图中的中文会显示为方框：没有中文字体。运行 `!{INSTALL_COMMAND}`，"
+                "或 `use_cjk_font(install=True)`。"
+            )
         else:
             print(f"图中的中文会显示为方框：没有找到中文字体（{'、'.join(names)}），请安装其中一种。")
         return None

@@ -2,7 +2,8 @@
 
 A profile only changes sizes (epochs, images, resolution, depth sweeps), never which code
 runs. Pick one with the environment variable RESNET_PROFILE; the default is `full` where a
-GPU is present and `cpu` otherwise. Notebooks ask for their own sizes with `pick`:
+GPU is present and `cpu` otherwise. RESNET_PRECISION=fp32 turns mixed precision off (to time what a
+laptop without bf16 does). Notebooks ask for their own sizes with `pick`:
 
     P = get_profile()
     epochs = P.pick(smoke=1, cpu=3, full=10)
@@ -95,9 +96,19 @@ def choose_precision(
 ) -> Precision:
     """bf16 on Ampere+ GPUs and bf16-capable CPUs, fp16 + GradScaler on T4/V100, else fp32.
 
-    `cuda_capability` and `cpu_bf16` override what is detected (for tests and what-ifs).
+    The environment variable RESNET_PRECISION=fp32 asks for fp32 everywhere (autocast off);
+    `auto` or unset: the choice above. `cuda_capability` and `cpu_bf16` override what is
+    detected (for tests and what-ifs).
     """
     device = torch.device(device) if device is not None else choose_device()
+    asked = os.environ.get("RESNET_PRECISION", "").strip().lower()
+    if asked == "fp32":
+        return Precision("fp32", None, False, "RESNET_PRECISION=fp32 (autocast off)")
+    if asked not in ("", "auto"):
+        raise ValueError(
+            f"RESNET_PRECISION={asked!r} is not a precision this project chooses by hand; "
+            "use fp32 (autocast off) or auto (the hardware's choice), or unset it."
+        )
     if device.type == "cuda":
         major, minor = cuda_capability or torch.cuda.get_device_capability(device)
         if major >= 8:

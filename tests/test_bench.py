@@ -297,12 +297,20 @@ BENCH = "python tools/bench.py: error: "
         (["--round-steps", "0"], "argument --round-steps: 0 is too small; 1 or more, e.g. --round-steps 10"),
         (["--warmup", "-1"], "argument --warmup: -1 is too small; 0 or more, e.g. --warmup 3"),
         (["--loader-cpus", "-1"], "argument --loader-cpus: -1 is too small; 0 or more, e.g. --loader-cpus 2"),
-        (["--batch-size", "0"], "argument --batch-size: 0 is too small; BatchNorm needs 2 or more images per "
-         "batch, e.g. --batch-size 256"),
-        (["--resolution", "8"], "argument --resolution: 8 is too small; the presets need 17 pixels or more "
-         "(the course uses 96)"),
-        (["--model", "foo"], "argument --model: invalid choice: 'foo' (choose from 'resnet18', 'resnet34', "
-         "'resnet50', 'resnet101', 'resnet152')"),
+        (
+            ["--batch-size", "0"],
+            "argument --batch-size: 0 is too small; BatchNorm needs 2 or more images per "
+            "batch, e.g. --batch-size 256",
+        ),
+        (
+            ["--resolution", "8"],
+            "argument --resolution: 8 is too small; the presets need 17 pixels or more (the course uses 96)",
+        ),
+        (
+            ["--model", "foo"],
+            "argument --model: invalid choice: 'foo' (choose from 'resnet18', 'resnet34', "
+            "'resnet50', 'resnet101', 'resnet152')",
+        ),
     ],
 )
 def test_bad_bench_options_stop_at_once_with_one_line(argv, message, capsys, monkeypatch):

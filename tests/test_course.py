@@ -112,3 +112,17 @@ def test_live_plot_redraws_in_place(monkeypatch):
     assert [line.get_label() for line in plot.ax.get_lines()] == ["train loss", "train acc", "test acc"]
     assert plot.ax.get_title() == "test" and plot.ax.get_xlim() == (0, 2)
     plot.close()
+
+
+def test_run_settings_describe_and_share_of_the_course():
+    course = RunSettings(epochs=10, batch_size=256, resolution=96)
+    cpu = RunSettings(epochs=2, batch_size=256, resolution=28, train_size=4_000, test_size=4_000)
+    assert course.describe() == (
+        "60,000 training images at 96x96, 10 epoch(s), batch 256, test on 10,000 images"
+    )
+    assert cpu.describe().startswith("4,000 training images at 28x28, 2 epoch(s)")
+    # 4,000/60,000 of the images, 2/10 of the epochs, (28/96)^2 of the pixels
+    assert cpu.share_of(course) == (
+        "7% of the images, 20% of the epochs, 9% of the pixels: 0.11% of the course's run"
+    )
+    assert course.share_of(course).endswith("100.00% of the course's run")

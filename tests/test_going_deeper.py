@@ -340,3 +340,57 @@ def test_input_gradients_of_a_linear_network_are_perfectly_correlated(batch):
     assert _leaves_the_global_rng_alone(
         lambda: going_deeper.input_gradient_correlation(net, X[:1], X[1:2], 8, bn_images=X)
     )
+
+
+def test_skipinit_starts_every_block_as_the_identity_without_any_bn():
+    from resnet_helpers.blocks import ResidualBlock
+    from resnet_helpers.lessons.going_deeper import Scale, without_bn_
+
+    torch.manual_seed(0)
+    net = without_bn_(build_depth_net(20, width=4), skipinit=True)
+    blocks = [m for m in net.modules() if isinstance(m, ResidualBlock)]
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in net.modules())
+    assert sum(isinstance(m, Scale) for m in net.modules()) == len(blocks) == 9
+    identity_blocks = [b for b in blocks if b.shortcut_module is None]
+    assert len(identity_blocks) == 7  # all but the two that change the width
+    for b in identity_blocks:
+        x = torch.rand(2, b.conv1.in_channels, 6, 6)  # non-negative, as after a ReLU
+        assert torch.equal(b(x), x)
+    assert any(p.dim() == 0 and p.requires_grad for p in net.parameters())  # α is learned
+    with pytest.raises(ValueError, match="does not end in a BN"):
+        without_bn_(build_depth_net(14, width=4, block="preact"), skipinit=True)
+
+
+def test_without_bn_he_init_explodes_forward_with_depth_and_skipinit_does_not():
+    from resnet_helpers.lessons.going_deeper import without_bn_
+
+    X = torch.randn(64, 1, 14, 14)
+    stds = {}
+    for depth in (8, 56):
+        for skip in (False, True):
+            torch.manual_seed(0)
+            net = without_bn_(build_depth_net(depth, width=8), skipinit=skip)
+            with torch.no_grad():
+                stds[depth, skip] = net(X).std().item()
+    assert stds[56, False] > 30 * stds[8, False]  # the un-normalised stream grows block by block
+    assert stds[56, True] < stds[56, False] / 100  # every block starts as the identity
+
+
+def test_train_without_bn_on_a_tiny_slice():
+    from resnet_helpers.lessons.going_deeper import NO_BN_VARIANTS, train_without_bn, without_bn_table
+
+    X, y = training_tensors(32, resolution=8, device="cpu")
+    X_test, y_test = load_test_tensors(40, resolution=8, device="cpu")
+    result = train_without_bn(
+        [8], X, y, X_test, y_test, steps=3, width=4, seeds=(0, 1), batch_size=16, progress=False
+    )
+    table = without_bn_table(result)
+    assert list(table.index) == [(v, 8, seed) for v in NO_BN_VARIANTS for seed in (0, 1)]
+    again = without_bn_table(
+        train_without_bn(
+            [8], X, y, X_test, y_test, steps=3, width=4, seeds=(1,), batch_size=16, progress=False
+        )
+    )
+    assert again.loc[NO_BN_VARIANTS[2], 8, 1].equals(table.loc[NO_BN_VARIANTS[2], 8, 1])  # a seed is a seed
+    assert list(table.columns) == ["logits std at init", "final training loss", "test accuracy"]
+    assert all(0 <= a <= 1 for a in table["test accuracy"])

@@ -74,8 +74,14 @@ def nowhere(monkeypatch):
     return make_nowhere(monkeypatch)
 
 
-HOSTED = [("colab", "module"), ("kaggle", "env"), ("kaggle", "path"), ("studiolab", "path"),
-          ("modelscope", "env"), ("modelscope", "path")]
+HOSTED = [
+    ("colab", "module"),
+    ("kaggle", "env"),
+    ("kaggle", "path"),
+    ("studiolab", "path"),
+    ("modelscope", "env"),
+    ("modelscope", "path"),
+]
 
 
 @pytest.mark.parametrize("platform, how", HOSTED)

@@ -180,7 +180,8 @@ def test_solution_prose_is_folded(path):
     """The answers in words are folded too (tools/tidy_notebooks.py), not only the code."""
     nb, words = _read(path), _words(path)
     solutions = re.compile(
-        r"^#{1,6}\s*(?:\d+\.\s*)?" + re.escape(words["solutions"]), re.MULTILINE | re.IGNORECASE
+        r"^#{1,6}\s*(?:\d+\.\s*)?" + re.escape(words["solutions"]) + r".*$",  # the whole heading line
+        re.MULTILINE | re.IGNORECASE,
     )
     open_prose, started = [], False
     for i, cell in enumerate(nb.cells):
@@ -276,3 +277,22 @@ def test_reading_time_has_a_recorded_time_for_every_notebook():
     assert recorded["profile"] == "cpu"
     missing = [p.stem for p in rt.notebook_paths() if p.stem not in recorded["notebooks"]]
     assert not missing, f"no execution time recorded for {missing}: python tools/reading_time.py --record"
+
+
+def test_pages_state_the_reading_times_of_the_table():
+    """Every notebook's "Time:" line, 00's map and the README give the minutes the script computes."""
+    rt = _reading_time()
+    problems = rt.check(rt.notebook_paths())
+    assert not problems, "python tools/reading_time.py --check:\n" + "\n".join(problems)
+
+
+def test_reading_time_check_finds_a_wrong_time_line(tmp_path):
+    rt = _reading_time()
+    nb = nbformat.v4.new_notebook()
+    text = "# 01 · X\n\n**Time:** about 7 minutes to read.\n\n" + "word " * 400
+    nb.cells = [nbformat.v4.new_markdown_cell(text)]
+    nbformat.write(nb, tmp_path / "01_x.ipynb")
+    times = tmp_path / "times.json"
+    times.write_text('{"profile": "cpu", "notebooks": {"01_x": {"seconds": 60, "core seconds": 60}}}')
+    problems = rt.check(rt.notebook_paths(tmp_path), times, readme=tmp_path / "none.md")
+    assert problems == ["01_x: its Time line says 7 minutes, the table 3"]  # 2 min reading + 1 running

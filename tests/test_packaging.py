@@ -56,8 +56,11 @@ def test_python_floor_is_3_10_and_the_package_uses_nothing_newer():
     (tomllib lives in tools and tests only, with a fallback)."""
     assert _pyproject()["project"]["requires-python"] == ">=3.10"
     assert _pyproject()["tool"]["ruff"]["target-version"] == "py310"
-    newer = re.compile(r"\bimport tomllib\b|\bExceptionGroup\b|^\s*except\*|\btyping\.Self\b|"
-                       r"import Self\b|datetime\.UTC\b|\bStrEnum\b", flags=re.M)
+    newer = re.compile(
+        r"\bimport tomllib\b|\bExceptionGroup\b|^\s*except\*|\btyping\.Self\b|"
+        r"import Self\b|datetime\.UTC\b|\bStrEnum\b",
+        flags=re.M,
+    )
     found = [
         f"{path.relative_to(ROOT)}: {m.group()}"
         for path in sorted((ROOT / "resnet_helpers").rglob("*.py"))

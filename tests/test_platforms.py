@@ -50,8 +50,14 @@ def fake(monkeypatch, folders, platform: str, how: str):
         folders.add(str(PATH_MARKERS[platform]))
 
 
-CASES = [("colab", "module"), ("kaggle", "env"), ("kaggle", "path"), ("studiolab", "path"),
-         ("modelscope", "env"), ("modelscope", "path")]
+CASES = [
+    ("colab", "module"),
+    ("kaggle", "env"),
+    ("kaggle", "path"),
+    ("studiolab", "path"),
+    ("modelscope", "env"),
+    ("modelscope", "path"),
+]
 
 
 def test_your_own_computer_is_local(nowhere):
@@ -77,8 +83,12 @@ def test_an_empty_marker_variable_is_no_marker(nowhere, monkeypatch):
 
 @pytest.mark.parametrize(
     "platform, folder",
-    [("colab", "/content"), ("kaggle", "/kaggle/working"), ("studiolab", "/home/studio-lab-user"),
-     ("modelscope", "/mnt/workspace")],
+    [
+        ("colab", "/content"),
+        ("kaggle", "/kaggle/working"),
+        ("studiolab", "/home/studio-lab-user"),
+        ("modelscope", "/mnt/workspace"),
+    ],
 )
 def test_work_dir_is_the_folder_each_platform_keeps(platform, folder):
     assert work_dir(platform) == Path(folder)
@@ -135,8 +145,12 @@ def test_setup_leaves_a_folder_inside_the_work_dir_and_a_data_root_set(nowhere, 
 
 @pytest.mark.parametrize(
     "gpu, capability, expected, scaler",
-    [("T4 (Colab, Kaggle, Studio Lab)", (7, 5), "fp16", True), ("P100 (Kaggle)", (6, 0), "fp32", False),
-     ("A10 (ModelScope)", (8, 6), "bf16", False), ("V100", (7, 0), "fp16", True)],
+    [
+        ("T4 (Colab, Kaggle, Studio Lab)", (7, 5), "fp16", True),
+        ("P100 (Kaggle)", (6, 0), "fp32", False),
+        ("A10 (ModelScope)", (8, 6), "bf16", False),
+        ("V100", (7, 0), "fp16", True),
+    ],
 )
 def test_each_platforms_gpu_gets_its_precision(gpu, capability, expected, scaler):
     """A T4 has fp16 tensor cores and no bf16: fp16 with a GradScaler."""

@@ -79,3 +79,22 @@ def test_synchronize_refuses_a_device_it_cannot_wait_for():
 
     with pytest.raises(ValueError, match="cuda, mps and cpu, not 'xpu'"):
         synchronize("xpu")
+
+
+@pytest.mark.parametrize(
+    "device,kwargs", [("cpu", {"cpu_bf16": True}), ("cuda", {"cuda_capability": (9, 0)})]
+)
+def test_resnet_precision_fp32_turns_autocast_off(monkeypatch, device, kwargs):
+    """RESNET_PRECISION=fp32 trains as a CPU or GPU without bf16 would (timings on a student's laptop)."""
+    monkeypatch.setenv("RESNET_PRECISION", "fp32")
+    p = choose_precision(device, **kwargs)
+    assert (p.name, p.dtype, p.use_grad_scaler) == ("fp32", None, False)
+    assert "RESNET_PRECISION" in p.reason
+    monkeypatch.setenv("RESNET_PRECISION", "auto")
+    assert choose_precision(device, **kwargs).name == "bf16"
+
+
+def test_bad_resnet_precision_names_the_value_and_the_fix(monkeypatch):
+    monkeypatch.setenv("RESNET_PRECISION", "fp8")
+    with pytest.raises(ValueError, match=r"'fp8'.*fp32.*auto"):
+        choose_precision("cpu", cpu_bf16=True)

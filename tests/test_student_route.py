@@ -130,14 +130,24 @@ def test_the_route_runs_as_written_in_a_fresh_venv(tmp_path):
     *setup, lab = route_commands()
     for command in setup:
         started = time.monotonic()
-        done = subprocess.run(shlex.split(command), cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
-                              capture_output=True, text=True, timeout=1800)
+        done = subprocess.run(
+            shlex.split(command),
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=1800,
+        )
         seconds[command] = time.monotonic() - started
         assert done.returncode == 0, f"`{command}` failed:\n{(done.stdout + done.stderr)[-3000:]}"
     raw = tmp_path / "data" / "FashionMNIST" / "raw"
     found = sorted(p.name for p in raw.iterdir() if not p.name.startswith("."))
-    assert found == sorted(f"{split}-{kind}" for split in ("train", "t10k")
-                           for kind in ("images-idx3-ubyte", "labels-idx1-ubyte")), found
+    assert found == sorted(
+        f"{split}-{kind}"
+        for split in ("train", "t10k")
+        for kind in ("images-idx3-ubyte", "labels-idx1-ubyte")
+    ), found
 
     # the package, d2l and the platform helpers import from the venv; the test tools are not there
     check = (
@@ -146,8 +156,14 @@ def test_the_route_runs_as_written_in_a_fresh_venv(tmp_path):
         f"print(json.dumps([resnet_helpers.__file__, detect_platform(), "
         f"[n for n in {TEST_TOOLS!r} if importlib.util.find_spec(n)]]))"
     )
-    out = subprocess.run([str(scripts / "python"), "-c", check], cwd=tmp_path, env=env,
-                         capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [str(scripts / "python"), "-c", check],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     where, platform, test_tools = json.loads(out.stdout.strip().splitlines()[-1])
     assert Path(where).resolve() == (ROOT / "resnet_helpers" / "__init__.py").resolve()  # editable
@@ -155,8 +171,15 @@ def test_the_route_runs_as_written_in_a_fresh_venv(tmp_path):
 
     log = tmp_path / "lab.log"
     with open(log, "w") as output:
-        proc = subprocess.Popen(shlex.split(lab), cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
-                                stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            shlex.split(lab),
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         token = _wait_for_lab(proc, log, port, timeout=120)
         url = f"http://127.0.0.1:{port}/api/contents?token={token}"

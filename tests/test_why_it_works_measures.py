@@ -18,11 +18,11 @@ from resnet_helpers.lessons.why_it_works import (
     bootstrap_share,
     chance_to_miss,
     delete_blocks,
+    extreme_eigenvalues,
     gradient_by_length,
     hessian_extremes,
     path_gradient_samples,
     path_gradients,
-    power_iteration,
     random_deletions,
     recalibrate_bn_,
     single_deletions,
@@ -113,14 +113,24 @@ def test_bootstrap_share_of_identical_samples_is_a_point_and_brackets_the_estima
     assert low < estimate < high and high - low > 0.01
 
 
-def test_power_iteration_finds_both_ends_of_a_known_spectrum():
-    A = torch.diag(torch.tensor([3.0, 1.0, 0.5, -2.0], dtype=torch.float64))
-    Q, _ = torch.linalg.qr(torch.randn(4, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(0)))
-    A = Q @ A @ Q.T  # the same eigenvalues in another basis
-    start = torch.ones(4, dtype=torch.float64)
-    top = power_iteration(lambda v: A @ v, start, iters=200)
-    assert top == pytest.approx(3.0, rel=1e-6)
-    assert power_iteration(lambda v: A @ v, start, iters=200, shift=top) == pytest.approx(-2.0, rel=1e-6)
+def test_lanczos_finds_both_ends_of_a_known_spectrum():
+    """A quadratic form with known eigenvalues, two of them far apart and many clustered near 0 (as in
+    a trained network's Hessian): both ends to the tolerance, in fewer products than power iteration."""
+    rng = np.random.default_rng(0)
+    values = np.concatenate([[3.0, -0.02], rng.uniform(-0.001, 0.01, 298)])
+    Q, _ = np.linalg.qr(rng.standard_normal((300, 300)))
+    A = Q @ np.diag(values) @ Q.T  # the same eigenvalues in another basis
+    low, high, products = extreme_eigenvalues(lambda v: A @ v, 300, tol=1e-6)
+    assert high == pytest.approx(3.0, rel=1e-5) and low == pytest.approx(-0.02, rel=1e-4)
+    assert products < 600
+
+
+def test_lanczos_refuses_to_guess_when_it_does_not_converge():
+    from scipy.sparse.linalg import ArpackNoConvergence
+
+    values = np.linspace(-1e-3, 1.0, 2000)  # no gap at either end
+    with pytest.raises(ArpackNoConvergence):
+        extreme_eigenvalues(lambda v: values * v, 2000, tol=1e-12, max_products=40)
 
 
 def test_hessian_extremes_of_a_quadratic_loss_are_its_eigenvalues():
@@ -131,7 +141,7 @@ def test_hessian_extremes_of_a_quadratic_loss_are_its_eigenvalues():
     model = nn.Sequential(nn.Flatten(), nn.Linear(6, 3))
     X, y = torch.randn(20, 1, 2, 3), torch.randint(0, 3, (20,))
     before = [p.detach().clone() for p in model.parameters()]
-    low, high = hessian_extremes(model, X, y, iters=300)
+    low, high = hessian_extremes(model, X, y, tol=1e-8)
 
     def loss_of(w):
         return nn.functional.cross_entropy(X.flatten(1) @ w.view(3, 6).T + model[1].bias, y)
@@ -159,7 +169,48 @@ def test_the_new_measures_leave_the_callers_random_generators_alone(batch):
     random.seed(123)
     before = torch.get_rng_state(), random.getstate()
     path_gradient_samples(residual, X, y, samples=2)
-    hessian_extremes(residual, X, y, iters=2)
+    hessian_extremes(residual, X, y, tol=1e-2)
     bootstrap_share({0: [1.0], 1: [0.5, 0.4], 2: [0.2]}, lambda k, n: k < 1, resamples=5)
     random_deletions(residual, X, y, ks=[1], draws=2)
     assert torch.equal(before[0], torch.get_rng_state()) and before[1] == random.getstate()
+
+
+def test_reordering_swaps_blocks_and_swapping_back_restores_the_network(batch):
+    from resnet_helpers.lessons.why_it_works import reorder_blocks
+
+    X, _ = batch
+    residual = net()
+    swapped = reorder_blocks(residual, [("b2.1", "b2.2")])
+    assert swapped.b2[1] is not residual.b2[1]  # a copy
+    names = [n for n, _ in blocks_of(swapped)]
+    assert names == [n for n, _ in blocks_of(residual)]
+    with torch.no_grad():
+        assert not torch.allclose(swapped(X), residual(X))
+        back = reorder_blocks(swapped, [("b2.1", "b2.2")])
+        assert torch.equal(back(X), residual(X))
+    with pytest.raises(ValueError, match="b2.1 and b3.1"):
+        reorder_blocks(residual, [("b2.1", "b3.1")])  # other stages: other shapes
+    with pytest.raises(ValueError, match="b3.0"):
+        reorder_blocks(residual, [("b3.0", "b3.1")])  # a downsampling block
+
+
+def test_with_zeroed_branches_no_deletion_or_reordering_changes_anything(batch):
+    """A known answer: every block the identity (its branch zeroed), so stages and order are moot."""
+    from resnet_helpers.lessons.why_it_works import random_reorderings, stage_deletions
+
+    X, y = batch
+    residual = net()
+    for _, block in blocks_of(residual):
+        block.zero_init_last()
+    full = accuracy(residual, X, y)
+    stages = stage_deletions(residual, X, y, draws=2)
+    assert list(stages) == ["b2", "b3", "b4"]  # 3 stages of 3 blocks; the 2 downsampling ones are kept
+    assert {stage: sorted(curves) for stage, curves in stages.items()} == {
+        "b2": [0, 1, 2, 3],
+        "b3": [0, 1, 2],
+        "b4": [0, 1, 2],
+    }
+    assert all(a == full for curves in stages.values() for accs in curves.values() for a in accs)
+    reorders = random_reorderings(residual, X, y, ks=[0, 1, 3], draws=2)
+    assert [len(reorders[k]) for k in (0, 1, 3)] == [1, 2, 2]
+    assert all(a == full for accs in reorders.values() for a in accs)

@@ -69,8 +69,7 @@ def test_a_missing_translation_is_named(tmp_path):
 
 def test_translation_files_round_trip_multiline_blocks():
     text = (
-        "<!-- cell a1 | en 0123456789ab -->\n第一段\n\n第二段\n\n"
-        "<!-- cell b2 | en ba9876543210 -->\n表格\n"
+        "<!-- cell a1 | en 0123456789ab -->\n第一段\n\n第二段\n\n<!-- cell b2 | en ba9876543210 -->\n表格\n"
     )
     found = {t.cell_id: t for t in _parse(text)}
     assert found["a1"].text == "第一段\n\n第二段" and found["a1"].en_hash == "0123456789ab"

@@ -59,8 +59,9 @@ def prose(text: str) -> list[tuple[int, str]]:
         if fenced or line.startswith("<!-- cell "):
             continue
         line = re.sub(r"`[^`]*`|\$[^$]+\$", SPAN, line)
-        line = re.sub(r"\]\([^)]*\)|<[^>]+>|https?://\S+", lambda m: "]" + GAP if m[0][0] == "]" else GAP,
-                      line)
+        line = re.sub(
+            r"\]\([^)]*\)|<[^>]+>|https?://\S+", lambda m: "]" + GAP if m[0][0] == "]" else GAP, line
+        )
         lines.append((number, line))
     return lines
 
@@ -74,11 +75,13 @@ def typography_problems(line: str) -> list[str]:
     seen = re.sub(r"\*+|(?<![\w])_+|_+(?![\w])|[\[\]]", "", seen)
     L, C = f"[{LATIN}{SPAN}]", f"[{CJK}]"
     for m in re.finditer(f"{C}{L}|{L}{C}", seen):
-        found.append(f"no space between Chinese and Latin text: {seen[max(0, m.start() - 8):m.end() + 8]!r}")
+        found.append(
+            f"no space between Chinese and Latin text: {seen[max(0, m.start() - 8) : m.end() + 8]!r}"
+        )
     for m in re.finditer(f"{C}[,;:!?]|[,;:!?] *{C}|{C}\\(|\\){C}", seen):
-        found.append(f"half-width punctuation in Chinese text: {seen[max(0, m.start() - 8):m.end() + 8]!r}")
+        found.append(f"half-width punctuation in Chinese text: {seen[max(0, m.start() - 8) : m.end() + 8]!r}")
     for m in re.finditer(f"(?<=[^\\s|>#*.-]) +{FULL}|{FULL} +(?=[^\\s|])", seen):
-        found.append(f"a space beside full-width punctuation: {seen[max(0, m.start() - 8):m.end() + 8]!r}")
+        found.append(f"a space beside full-width punctuation: {seen[max(0, m.start() - 8) : m.end() + 8]!r}")
     for m in re.finditer(r"(?<![A-Za-z0-9_.])\d+x\d+(?![A-Za-z0-9_])", seen):
         found.append(f"x for a size (write ×): {m[0]!r}")
     depth = deepest = 0
@@ -107,8 +110,11 @@ def test_one_vocabulary(path):
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
 def test_one_typography(path):
-    problems = [f"{path.name}:{n}: {p}" for n, line in prose(path.read_text(encoding="utf-8"))
-                for p in typography_problems(line)]
+    problems = [
+        f"{path.name}:{n}: {p}"
+        for n, line in prose(path.read_text(encoding="utf-8"))
+        for p in typography_problems(line)
+    ]
     assert not problems, f"{len(problems)} problems:\n" + "\n".join(problems[:40])
 
 

@@ -103,8 +103,14 @@ def matmul_peak(device, arith: str = "fp32", sizes=None, min_time: float = 0.3) 
     return best
 
 
-def conv_peak(device, arith: str = "fp32", batch: int | None = None, channels: int = 128, side: int = 24,
-              min_time: float = 0.3) -> float:
+def conv_peak(
+    device,
+    arith: str = "fp32",
+    batch: int | None = None,
+    channels: int = 128,
+    side: int = 24,
+    min_time: float = 0.3,
+) -> float:
     """FLOP/s of a 3x3 convolution's training step (`channels` to `channels` on `side` x `side`
     maps, channels_last): forward, input gradient and weight gradient, 3 x 2 x its multiply-adds."""
     device = torch.device(device)
@@ -138,7 +144,9 @@ def fp32_arith(device: torch.device) -> str:
     """What fp32 convolutions compute in, in this process (see `bench_report.fp32_arithmetic`)."""
     capability = torch.cuda.get_device_capability(device) if device.type == "cuda" else None
     return report.fp32_arithmetic(
-        device.type, torch.backends.cudnn.allow_tf32, os.environ.get("ONEDNN_DEFAULT_FPMATH_MODE", ""),
+        device.type,
+        torch.backends.cudnn.allow_tf32,
+        os.environ.get("ONEDNN_DEFAULT_FPMATH_MODE", ""),
         capability,
     )
 
@@ -166,8 +174,16 @@ class _Ours:
         with _seeded(0, device):  # the caller's random stream is left as it was
             net = build_resnet(args.model)
             self.trainer = Trainer(
-                net, data, "course", self.settings, precision=precision, progress=False, live_plot=False,
-                log=None, compile=args.compile, tune_allocator=args.tune_allocator,  # main(): reuse memory
+                net,
+                data,
+                "course",
+                self.settings,
+                precision=precision,
+                progress=False,
+                live_plot=False,
+                log=None,
+                compile=args.compile,
+                tune_allocator=args.tune_allocator,  # main(): reuse memory
             )
             init_weights(net, self.trainer.recipe)
         self.epoch = 0
@@ -254,10 +270,18 @@ def bench(args) -> dict:
 
 
 def benchmark(
-    batch_size: int = 256, resolution: int = 96, steps: int = 12, warmup: int = 1,
-    model: str = "resnet18", device: str | None = None, peak_size: int | None = None,
-    compile: bool = False, precision: str = "auto", loader_cpus: int | None = None,
-    round_steps: int | None = None, tune_allocator: bool = False,
+    batch_size: int = 256,
+    resolution: int = 96,
+    steps: int = 12,
+    warmup: int = 1,
+    model: str = "resnet18",
+    device: str | None = None,
+    peak_size: int | None = None,
+    compile: bool = False,
+    precision: str = "auto",
+    loader_cpus: int | None = None,
+    round_steps: int | None = None,
+    tune_allocator: bool = False,
 ) -> dict:
     """`python tools/bench.py` from Python: prints the report, returns the numbers.
     This process's CPU allocator is tuned (`tune_cpu_allocator`) only with `tune_allocator=True`."""
@@ -288,10 +312,16 @@ def main(argv=None) -> int:
     add = parser.add_argument
     smallest = min(smallest_resolution(config) for config in PRESETS.values())
     add("--model", default="resnet18", choices=list(PRESETS), help="a preset")
-    add("--batch-size", default=256,
-        type=whole_number(2, "BatchNorm needs 2 or more images per batch, e.g. --batch-size 256"))
-    add("--resolution", default=96,
-        type=whole_number(smallest, f"the presets need {smallest} pixels or more (the course uses 96)"))
+    add(
+        "--batch-size",
+        default=256,
+        type=whole_number(2, "BatchNorm needs 2 or more images per batch, e.g. --batch-size 256"),
+    )
+    add(
+        "--resolution",
+        default=96,
+        type=whole_number(smallest, f"the presets need {smallest} pixels or more (the course uses 96)"),
+    )
     add("--device", default=None, help="cpu, cuda, ... (default: the best there is)")
     add("--precision", choices=["auto", *PRECISIONS], default="auto", help="ours at its best")
     for name, least, example, default, text in [
@@ -302,8 +332,12 @@ def main(argv=None) -> int:
     ]:
         number = whole_number(least, f"{least} or more, e.g. --{name} {example}")
         add(f"--{name}", type=number, default=default, help=text)
-    add("--peak-size", type=whole_number(1, "e.g. --peak-size 2048"), default=None,
-        help="matrix side for the matmul peak (default: several)")
+    add(
+        "--peak-size",
+        type=whole_number(1, "e.g. --peak-size 2048"),
+        default=None,
+        help="matrix side for the matmul peak (default: several)",
+    )
     add("--compile", action="store_true", help="torch.compile our network")
     add("--lr", type=float, default=0.05, help=argparse.SUPPRESS)
     add("--course-worker", action="store_true", help=argparse.SUPPRESS)

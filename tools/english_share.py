@@ -104,8 +104,10 @@ def main(argv=None) -> int:
     print(f"{'notebook':32} {'English share':>13} {'(markdown)':>10} {'letters':>8} {'汉字':>6}")
     for path in paths:
         r = english_share(path)
-        print(f"{r['notebook']:32} {r['share']:13.0%} {r['markdown_share']:10.0%} "
-              f"{r['english_letters']:8d} {r['chinese_chars']:6d}")
+        print(
+            f"{r['notebook']:32} {r['share']:13.0%} {r['markdown_share']:10.0%} "
+            f"{r['english_letters']:8d} {r['chinese_chars']:6d}"
+        )
     return 0
 
 

@@ -29,8 +29,10 @@ def main() -> int:
         for module in times:
             times[module].append(seconds(module))
     torch_s, ours_s = statistics.median(times["torch"]), statistics.median(times["resnet_helpers"])
-    print(f"import torch: median {torch_s:.3f} s; import resnet_helpers: median {ours_s:.3f} s "
-          f"(each in a fresh process, {runs} runs)")
+    print(
+        f"import torch: median {torch_s:.3f} s; import resnet_helpers: median {ours_s:.3f} s "
+        f"(each in a fresh process, {runs} runs)"
+    )
     print(f"ratio: {ours_s / torch_s:.3f}")
     return 0
 

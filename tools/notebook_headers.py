@@ -27,8 +27,19 @@ BADGE_PREFIX = "[![Open In Colab]"
 # What the notebooks need that a hosted notebook may lack (pyproject's dependencies less jupyterlab,
 # which the platform's own Jupyter replaces); installed only when missing, so the platform's torch
 # and numpy stay. The package itself and d2l go in with --no-deps (d2l pins an old numpy).
-HOSTED_NEEDS = ("torch", "torchvision", "numpy", "matplotlib", "pandas", "requests", "scipy", "ipywidgets",
-                "torchinfo", "tqdm", "pyarrow")
+HOSTED_NEEDS = (
+    "torch",
+    "torchvision",
+    "numpy",
+    "matplotlib",
+    "pandas",
+    "requests",
+    "scipy",
+    "ipywidgets",
+    "torchinfo",
+    "tqdm",
+    "pyarrow",
+)
 
 SETUP_TEMPLATE = """# Setup: on a hosted notebook (Colab, Kaggle, SageMaker Studio Lab, ModelScope) install the helpers,
 # what the platform lacks, and d2l without its old pins; everywhere, report.
@@ -67,7 +78,7 @@ def repo_slug(pyproject: Path = ROOT / "pyproject.toml") -> str:
     line read with a regular expression: `tomllib` is Python 3.11's, the floor is 3.10)."""
     line = re.search(r'^Repository\s*=\s*"([^"]*)"', pyproject.read_text(), flags=re.M)
     if not line:
-        raise ValueError(f"{pyproject}: no `Repository = \"https://github.com/OWNER/NAME\"` line")
+        raise ValueError(f'{pyproject}: no `Repository = "https://github.com/OWNER/NAME"` line')
     url = line.group(1)
     match = re.fullmatch(r"https://github\.com/([\w.-]+/[\w.-]+?)(?:\.git)?/?", url)
     if not match:
@@ -168,7 +179,9 @@ def main(argv=None) -> int:
         description="Check that every notebook's badge line (Colab, Kaggle, Studio Lab) and setup cell "
         "agree with pyproject.toml and resnet_helpers/platforms.py.",
     )
-    parser.add_argument("--write", action="store_true", help="rewrite the badge lines and setup cells to agree")
+    parser.add_argument(
+        "--write", action="store_true", help="rewrite the badge lines and setup cells to agree"
+    )
     args = parser.parse_args(argv)
     slug = repo_slug()
     if args.write:

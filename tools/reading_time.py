@@ -3,6 +3,8 @@
     python tools/reading_time.py            # the table, from the notebooks and docs/execution_times.json
     python tools/reading_time.py --record   # measure the execution times from the notebooks' saved
                                             # cell timings and write docs/execution_times.json
+    python tools/reading_time.py --check    # do the notebooks' "Time:" lines, 00's map and the
+                                            # README state the minutes of the table? (a test runs it)
 
 Estimated the same way for every notebook:
 - reading: the words of the markdown cells at PROSE_WPM words a minute, and the non-blank lines of
@@ -133,24 +135,80 @@ def record(paths: list[Path], profile: str = "cpu", times_path: Path = TIMES) ->
     return times
 
 
-def table(paths: list[Path], times_path: Path = TIMES) -> str:
-    """The reading-time table, as markdown: one row per notebook, then the totals."""
+def minutes(paths: list[Path], times_path: Path = TIMES) -> dict[str, list[float]]:
+    """For every notebook (and "all"): reading, running, total and core-path minutes."""
     recorded = json.loads(times_path.read_text(encoding="utf-8"))["notebooks"] if times_path.exists() else {}
-    lines = [
-        "| notebook | reading (min) | running under `cpu` (min) | total (min) | core path (min) |",
-        "|---|---:|---:|---:|---:|",
-    ]
-    sums = [0.0, 0.0, 0.0, 0.0]
+    rows, sums = {}, [0.0, 0.0, 0.0, 0.0]
     for path in paths:
         m = measure(path)
         run = recorded.get(path.stem, {})
         read = reading_minutes(m["words"], m["code lines"])
         core = reading_minutes(m["core words"], m["core code lines"]) + run.get("core seconds", 0) / 60
-        row = [read, run.get("seconds", 0) / 60, read + run.get("seconds", 0) / 60, core]
-        sums = [a + b for a, b in zip(sums, row, strict=True)]
-        lines.append(f"| `{path.stem}` | " + " | ".join(f"{v:.0f}" for v in row) + " |")
-    lines.append("| **all** | " + " | ".join(f"**{v:.0f}**" for v in sums) + " |")
+        rows[path.stem] = [read, run.get("seconds", 0) / 60, read + run.get("seconds", 0) / 60, core]
+        sums = [a + b for a, b in zip(sums, rows[path.stem], strict=True)]
+    rows["all"] = sums
+    return rows
+
+
+def table(paths: list[Path], times_path: Path = TIMES) -> str:
+    """The reading-time table, as markdown: one row per notebook, then the totals."""
+    lines = [
+        "| notebook | reading (min) | running under `cpu` (min) | total (min) | core path (min) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for stem, row in minutes(paths, times_path).items():
+        if stem == "all":
+            lines.append("| **all** | " + " | ".join(f"**{v:.0f}**" for v in row) + " |")
+        else:
+            lines.append(f"| `{stem}` | " + " | ".join(f"{v:.0f}" for v in row) + " |")
     return "\n".join(lines)
+
+
+TIME_LINE = re.compile(r"\*\*Time:\*\* about (\d+) minutes")
+CORE_TAKES = re.compile(r"\*\*core path\*\* takes about (\d+)")
+MAP_ROW = re.compile(r"^\| `(\d\d_\w+)` \|.*\| (\d+) \((\d+|-)\) \|$", re.MULTILINE)
+MAP_TOTALS = re.compile(r"about (\d+) minutes in all.*?takes about (\d+) minutes", re.DOTALL)
+
+
+def check(paths: list[Path], times_path: Path = TIMES, readme: Path = ROOT / "README.md") -> list[str]:
+    """Where a page states other minutes than the table: each notebook's "**Time:**" line (total,
+    and core path where the notebook has deep dives), 00's map (rows and totals) and the README's
+    table. Returns one line per disagreement (none: all agree)."""
+    rows = {stem: [round(v) for v in row] for stem, row in minutes(paths, times_path).items()}
+    problems = []
+    for path in paths:
+        read, run, total, core = rows[path.stem]
+        top = "\n".join(
+            c.source for c in nbformat.read(path, as_version=4).cells[:3] if c.cell_type == "markdown"
+        )
+        stated = TIME_LINE.search(top)
+        if not stated or int(stated.group(1)) != total:
+            problems.append(
+                f"{path.stem}: its Time line says {stated and stated.group(1)} minutes, the table {total}"
+            )
+        if path.stem not in DEEP_DIVE_NOTEBOOKS and core != total:
+            stated = CORE_TAKES.search(top)
+            if not stated or int(stated.group(1)) != core:
+                problems.append(
+                    f"{path.stem}: core path stated {stated and stated.group(1)}, the table {core}"
+                )
+    start = next((p for p in paths if p.stem.startswith("00")), None)
+    if start is not None:
+        text = "\n".join(
+            c.source for c in nbformat.read(start, as_version=4).cells if c.cell_type == "markdown"
+        )
+        for stem, total, core in MAP_ROW.findall(text):
+            want = (rows[stem][2], "-" if stem in DEEP_DIVE_NOTEBOOKS else rows[stem][3])
+            if (int(total), core if core == "-" else int(core)) != want:
+                problems.append(f"00's map: {stem} {total} ({core}), the table {want[0]} ({want[1]})")
+        totals = MAP_TOTALS.search(text)
+        if not totals or (int(totals.group(1)), int(totals.group(2))) != (rows["all"][3], rows["all"][2]):
+            problems.append(
+                f"00's map: totals {totals and totals.groups()}, the table {rows['all'][3]}, {rows['all'][2]}"
+            )
+    if readme.exists() and table(paths, times_path) not in readme.read_text(encoding="utf-8"):
+        problems.append(f"{readme.name}: the reading-time table differs from `python tools/reading_time.py`")
+    return problems
 
 
 def main(argv=None) -> int:
@@ -166,8 +224,13 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--times", type=Path, default=TIMES, help="the execution times (JSON) to read or write"
     )
+    parser.add_argument("--check", action="store_true", help="check the minutes the pages state")
     args = parser.parse_args(argv)
     paths = notebook_paths(args.notebooks)
+    if args.check:
+        problems = check(paths, args.times)
+        print("\n".join(problems) or "every page states the table's minutes")
+        return 1 if problems else 0
     if args.record:
         record(paths, args.profile, args.times)
         print(f"wrote {args.times}")

@@ -148,8 +148,12 @@ def main(argv=None) -> int:
     )
     action = parser.add_mutually_exclusive_group()
     action.add_argument("--write", action="store_true", help="rebuild notebooks/zh/*.ipynb (make zh)")
-    action.add_argument("--todo", nargs="+", metavar="NB",
-                        help="print the blocks to translate in these notebooks: new and changed cells")
+    action.add_argument(
+        "--todo",
+        nargs="+",
+        metavar="NB",
+        help="print the blocks to translate in these notebooks: new and changed cells",
+    )
     args = parser.parse_args(argv)
     if args.todo:
         for name in args.todo:

@@ -7,6 +7,7 @@ trained side by side and tested by `train_twins`. This module adds what notebook
     flows = gradient_flow(56, X, y)                   # ||dL/dW|| per weight layer, plain and residual
     flows = gradient_flow(56, X, y, init="he", batch_stats=False)  # He init, no BN: the other picture
     output_stds(56, X, init="he", batch_stats=False)  # std of the logits: a forward explosion?
+    without_bn_table(train_without_bn([20, 56], X, y, X_test, y_test, 150, seeds=(0, 1, 2)))  # no BN
     tables = sweep_seeds([8, 20, 56], X, y, X_test, y_test, steps=150, seeds=(0, 1, 2))  # + spread
     twins_table(train_twins([8, 20, 56], X, y, X_test, y_test, steps=200))  # loss, accuracy per depth
     net = very_deep_net(1000)                          # ResNet-1004: 1,004 weight layers, pre-activation
@@ -27,7 +28,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..blocks import Bottleneck, Residual
+from ..blocks import Bottleneck, Residual, ResidualBlock
 from ..measure import count_flops, count_params, count_weight_layers, weight_layers
 from ..models import ResNetConfig, build_depth_net, build_resnet, model_name
 from ..profiles import choose_device, synchronize
@@ -42,6 +43,11 @@ __all__ = [
     "output_stds",
     "gradient_summary",
     "gradient_flow_figure",
+    "Scale",
+    "without_bn_",
+    "NO_BN_VARIANTS",
+    "train_without_bn",
+    "without_bn_table",
     "input_gradient_correlation",
     "twins_table",
     "sweep_seeds",
@@ -201,6 +207,96 @@ def gradient_flow_figure(panels: dict[str, dict[str, list[float]]]):
     axes[0][0].set_ylabel("gradient norm ||dL/dW|| (log scale)")
     fig.tight_layout()
     return fig
+
+
+# --- Without batch normalization: He init explodes, SkipInit trains ---
+
+
+class Scale(nn.Module):
+    """x -> α·x with one learnable scalar α, starting at `value`: SkipInit's multiplier at the end of
+    a residual branch (De & Smith 2020), α = 0 so that every block starts as the identity."""
+
+    def __init__(self, value: float = 0.0):
+        super().__init__()
+        self.alpha = nn.Parameter(torch.tensor(float(value)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.alpha * x
+
+
+def _replace(net: nn.Module, old: nn.Module, new: nn.Module) -> None:
+    for parent in net.modules():
+        for name, child in parent.named_children():
+            if child is old:
+                setattr(parent, name, new)
+                return
+    raise ValueError(f"{old} is not a layer of the network")
+
+
+def without_bn_(net: nn.Module, skipinit: bool = False) -> nn.Module:
+    """`net` in place without batch normalization and with He-initialised convolutions (`he_init_`):
+    every BatchNorm2d becomes nn.Identity; with `skipinit=True` the last one of each residual
+    branch becomes a `Scale` starting at 0 instead (SkipInit), so each block starts as the identity
+    mapping and learns how much of its branch to add. Post-activation blocks only (the course's
+    `Residual`, `Bottleneck`), whose branch ends in a BN. Returns `net`."""
+    he_init_(net)
+    if skipinit:
+        for block in [m for m in net.modules() if isinstance(m, ResidualBlock)]:
+            last = block.last_layer()
+            if not isinstance(last, nn.BatchNorm2d):
+                raise ValueError(
+                    f"{type(block).__name__}'s branch does not end in a BN: SkipInit here replaces that BN."
+                )
+            _replace(block, last, Scale(0.0))
+    for bn in [m for m in net.modules() if isinstance(m, nn.BatchNorm2d)]:
+        _replace(net, bn, nn.Identity())
+    return net
+
+
+NO_BN_VARIANTS = ("BN (the course's block)", "no BN, He init", "no BN, SkipInit")
+
+
+def train_without_bn(depths, X, y, X_test, y_test, steps: int, width: int = 16, seeds=(0,), **kwargs) -> dict:
+    """Residual networks of each depth in the three `NO_BN_VARIANTS`, trained alike (`train_losses`
+    with `kwargs`) once per seed: with BN (PyTorch's default initialisation, as elsewhere in the
+    notebook), without BN under He init, and without BN under SkipInit. For one seed every variant
+    starts from the same draws (the two without BN from the same He draws) and sees the same
+    batches. Returns {"std": the logits' std at initialisation on X[:256], "histories", "accuracy"},
+    each keyed by (variant, depth, seed)."""
+    out = {"std": {}, "histories": {}, "accuracy": {}}
+    for depth in depths:
+        for variant in NO_BN_VARIANTS:
+            for seed in seeds:
+                with seeded(seed):  # the same draws for every variant: He init re-draws the same convolutions
+                    net = build_depth_net(depth, width, in_channels=X.shape[1]).to(X.device)
+                    if variant != NO_BN_VARIANTS[0]:
+                        without_bn_(net, skipinit="SkipInit" in variant)
+                key = variant, depth, seed
+                with torch.no_grad():
+                    out["std"][key] = net.train()(X[:256]).std().item()
+                desc = f"{variant}, depth {depth}, seed {seed}"
+                out["histories"][key] = train_losses(net, X, y, steps, seed=seed, desc=desc, **kwargs)
+                out["accuracy"][key] = accuracy(net, X_test, y_test)
+    return out
+
+
+def without_bn_table(result: dict):
+    """A DataFrame, one row per (variant, depth, seed) of `train_without_bn`: the logits' std at
+    initialisation, the final training loss (mean of the last 10% of steps; NaN: the run diverged)
+    and the test accuracy."""
+    import pandas as pd
+
+    rows = {
+        key: {
+            "logits std at init": result["std"][key],
+            "final training loss": final_loss(result["histories"][key]),
+            "test accuracy": result["accuracy"][key],
+        }
+        for key in result["histories"]
+    }
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.names = ["variant", "depth", "seed"]
+    return table
 
 
 def input_gradient_correlation(

@@ -32,6 +32,7 @@ import inspect
 import itertools
 import math
 import random
+import statistics
 import time
 from pathlib import Path
 
@@ -62,6 +63,11 @@ __all__ = [
     "random_deletions",
     "all_deletions",
     "chance_to_miss",
+    "stage_of",
+    "stage_deletions",
+    "reorder_blocks",
+    "random_reorderings",
+    "stages_figure",
     "lesion_figure",
     "lesion_view",
     "lesion_panel",
@@ -79,7 +85,7 @@ __all__ = [
     "loss_along",
     "landscape_slices",
     "curvature",
-    "power_iteration",
+    "extreme_eigenvalues",
     "hessian_extremes",
     "basin_widths",
     "landscape_table",
@@ -344,6 +350,109 @@ def all_deletions(net, X, y) -> dict[int, list[float]]:
         k: [accuracy(delete_blocks(net, names), X, y) for names in itertools.combinations(candidates, k)]
         for k in range(len(candidates) + 1)
     }
+
+
+def stage_of(name: str) -> str:
+    """The stage of a block name from `blocks_of`: "b3.4" -> "b3"."""
+    return name.split(".")[0]
+
+
+def stage_deletions(net, X, y, draws: int = 10, seed: int = 0) -> dict[str, dict[int, list[float]]]:
+    """{stage: {k: accuracies after deleting k random shape-keeping blocks of that stage only}}, k = 0
+    to all of the stage's candidates, `draws` draws per k: do early stages matter more than late
+    ones (Greff et al. 2017; Jastrzebski et al. 2018)? Deterministic for a given `seed`."""
+    rng = random.Random(seed)
+    by_stage: dict[str, list[str]] = {}
+    for name in _candidates(net):
+        by_stage.setdefault(stage_of(name), []).append(name)
+    result = {}
+    for stage, names in by_stage.items():
+        result[stage] = {}
+        for k in range(len(names) + 1):
+            picks = [rng.sample(names, k) for _ in range(1 if k in (0, len(names)) else draws)]
+            result[stage][k] = [accuracy(delete_blocks(net, chosen), X, y) for chosen in picks]
+    return result
+
+
+def reorder_blocks(net, swaps) -> nn.Module:
+    """A copy of `net` with each pair of blocks in `swaps` [(name, name)] exchanged (Veit et al. 2016,
+    Fig. 5b); `net` is not changed. Only shape-keeping blocks of the same stage can trade places."""
+    swapped = copy.deepcopy(net)
+    candidates = set(_candidates(net))
+    for a, b in swaps:
+        if a not in candidates or b not in candidates or stage_of(a) != stage_of(b):
+            raise ValueError(
+                f"cannot swap {a} and {b}: only shape-keeping blocks of one stage trade places "
+                f"(here: {', '.join(sorted(candidates))})."
+            )
+        stage = getattr(swapped, stage_of(a))
+        i, j = int(a.split(".")[1]), int(b.split(".")[1])
+        stage[i], stage[j] = stage[j], stage[i]
+    return swapped
+
+
+def random_reorderings(net, X, y, ks, draws: int = 10, seed: int = 0) -> dict[int, list[float]]:
+    """{k: accuracies after k random swaps of two shape-keeping blocks of the same stage}, as in Veit
+    et al.'s Fig. 5b (they sort the swaps by Kendall's tau; we count them). Deterministic for `seed`."""
+    rng = random.Random(seed)
+    by_stage: dict[str, list[str]] = {}
+    for name in _candidates(net):
+        by_stage.setdefault(stage_of(name), []).append(name)
+    stages = [names for names in by_stage.values() if len(names) >= 2]
+    result = {}
+    for k in ks:
+        accs = []
+        for _ in range(1 if k == 0 else draws):
+            swaps = [tuple(rng.sample(rng.choice(stages), 2)) for _ in range(k)]
+            accs.append(accuracy(reorder_blocks(net, swaps), X, y))
+        result[k] = accs
+    return result
+
+
+def stages_figure(stage_curves: dict, reorderings: dict, label: str, chance: float = 0.1):
+    """Left: accuracy after deleting k random blocks of one stage (`stage_deletions`), one line per
+    stage (mean; dots: draws); right: after k random swaps within stages (`random_reorderings`)."""
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4))
+    for stage, curves in stage_curves.items():
+        ks = sorted(curves)
+        means = [100 * statistics.mean(curves[k]) for k in ks]
+        (line,) = left.plot(ks, means, marker="o", ms=4, label=f"stage {stage}")
+        for k in ks:
+            left.scatter(
+                [k] * len(curves[k]), [100 * a for a in curves[k]], color=line.get_color(), alpha=0.3, s=10
+            )
+    left.set(
+        title=f"{label}: delete k random blocks of one stage",
+        xlabel="blocks deleted (k)",
+        ylabel="test accuracy (%)",
+    )
+    ks = sorted(reorderings)
+    right.plot(
+        ks,
+        [100 * statistics.mean(reorderings[k]) for k in ks],
+        marker="o",
+        ms=4,
+        color=_color(label),
+        label=f"{label} (mean)",
+    )
+    for k in ks:
+        right.scatter(
+            [k] * len(reorderings[k]), [100 * a for a in reorderings[k]], color=_color(label), alpha=0.3, s=10
+        )
+    right.set(
+        title=f"{label}: swap k random pairs of blocks (dots: draws)",
+        xlabel="pairs swapped (k)",
+        ylabel="test accuracy (%)",
+    )
+    for ax in (left, right):
+        ax.axhline(100 * chance, color="gray", ls="-.", lw=1, label=f"chance ({chance:.0%})")
+        ax.set_ylim(0, 100)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
 
 
 def chance_to_miss(m: int, critical: int, k: int) -> float:
@@ -647,46 +756,65 @@ def curvature(alphas, losses, points: int | None = None) -> float:
     return float(2 * a2)
 
 
-def power_iteration(matvec, vector: torch.Tensor, iters: int = 20, shift: float = 0.0) -> float:
-    """The eigenvalue of largest magnitude of the symmetric operator v -> matvec(v) - shift * v, by
-    power iteration from `vector` (a Rayleigh quotient after `iters` steps), plus `shift`: with
-    shift = 0 the dominant eigenvalue; with shift = the largest one, the other end of the spectrum."""
-    v = vector / vector.norm()
-    value = 0.0
-    for _ in range(iters):
-        w = matvec(v) - shift * v
-        value = float(torch.dot(v, w))
-        v = w / (w.norm() + 1e-30)
-    return value + shift
+def extreme_eigenvalues(matvec, n: int, tol: float = 1e-3, max_products: int = 600, seed: int = 0):
+    """(smallest, largest) eigenvalue of the symmetric n x n operator v -> matvec(v), by the implicitly
+    restarted Lanczos method (SciPy's ARPACK `eigsh`, as Li et al. 2018 computed theirs), each to a
+    relative tolerance `tol`. `matvec` maps a float64 NumPy vector to one; at most `max_products`
+    products per end. Returns (smallest, largest, products used); an end that did not converge in
+    `max_products` products raises ArpackNoConvergence rather than returning a guess."""
+    from scipy.sparse.linalg import LinearOperator, eigsh
+
+    count = [0]
+
+    def counted(v):
+        count[0] += 1
+        return matvec(np.asarray(v, dtype=np.float64).reshape(-1))
+
+    op = LinearOperator((n, n), matvec=counted, dtype=np.float64)
+    start = np.random.default_rng(seed).standard_normal(n)
+    ncv = min(n, 20)
+    ends = []
+    for which in ("SA", "LA"):
+        ends.append(
+            float(
+                eigsh(
+                    op,
+                    k=1,
+                    which=which,
+                    tol=tol,
+                    v0=start,
+                    ncv=ncv,
+                    maxiter=max(1, max_products // ncv),
+                    return_eigenvectors=False,
+                )[0]
+            )
+        )
+    return ends[0], ends[1], count[0]
 
 
-def hessian_extremes(net, X, y, iters: int = 20, seed: int = 0) -> tuple[float, float]:
+def hessian_extremes(net, X, y, tol: float = 1e-3, max_products: int = 600, seed: int = 0):
     """(λmin, λmax): the extreme eigenvalues of the Hessian of the loss (eval mode, on X, y) with
     respect to the weights the directions move (every parameter with more than one dimension), by
-    power iteration on Hessian-vector products (Li et al. 2018, section 6: |λmin / λmax| near 0
-    means the surface is nearly convex around the weights). The dominant eigenvalue first, then
-    the other end of the spectrum from the shifted operator H - dominant I. `iters` steps each: an
-    estimate, good to a few percent when the extreme eigenvalues stand apart from the rest. `net`
-    is not changed; the start vector comes from its own generator."""
+    Lanczos (`extreme_eigenvalues`) on Hessian-vector products, as Li et al. 2018 (section 6) did:
+    |λmin / λmax| near 0 means the surface is nearly convex around the weights. Each end to the
+    relative tolerance `tol`, or ArpackNoConvergence. `net` is not changed, nor the global RNGs."""
     model = copy.deepcopy(net).eval()
     params = [p for p in model.parameters() if p.dim() > 1]
-    others = [p for p in model.parameters() if p.dim() <= 1]
-    for p in others:
-        p.requires_grad_(False)
+    for p in model.parameters():
+        if p.dim() <= 1:
+            p.requires_grad_(False)
     loss = F.cross_entropy(model(X), y)
     grads = torch.autograd.grad(loss, params, create_graph=True)
     sizes = [p.numel() for p in params]
 
     def hvp(v):  # H v, one more backward pass through the gradient's graph
+        v = torch.from_numpy(v).to(loss.device, loss.dtype)
         pieces = [piece.view_as(p) for piece, p in zip(v.split(sizes), params, strict=True)]
         hv = torch.autograd.grad(grads, params, pieces, retain_graph=True)
-        return torch.cat([h.reshape(-1) for h in hv]).detach()
+        return torch.cat([h.reshape(-1) for h in hv]).detach().double().cpu().numpy()
 
-    g = torch.Generator().manual_seed(seed)
-    start = torch.randn(sum(sizes), generator=g, dtype=loss.dtype).to(loss.device)
-    dominant = power_iteration(hvp, start, iters)
-    other = power_iteration(hvp, start, iters, shift=dominant)
-    return (min(dominant, other), max(dominant, other))
+    low, high, _ = extreme_eigenvalues(hvp, sum(sizes), tol, max_products, seed)
+    return low, high
 
 
 def basin_widths(alphas, losses, factor: float = 2.0) -> list[float]:

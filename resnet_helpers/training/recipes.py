@@ -130,6 +130,23 @@ class RunSettings:
     def replace(self, **changes) -> RunSettings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
+    def describe(self) -> str:
+        """The sizes in words: '4,000 training images at 28x28, 2 epoch(s), batch 256, ...'."""
+        return (
+            f"{self.train_size or 60_000:,} training images at {self.resolution}x{self.resolution}, "
+            f"{self.epochs} epoch(s), batch {self.batch_size}, test on {self.test_size or 10_000:,} images"
+        )
+
+    def share_of(self, whole: RunSettings) -> str:
+        """What share of the run `whole` (the course's) this one trains: of its images, its epochs
+        and the pixels of an image, and the product of the three."""
+        images = (self.train_size or 60_000) / (whole.train_size or 60_000)
+        epochs, pixels = self.epochs / whole.epochs, (self.resolution / whole.resolution) ** 2
+        return (
+            f"{images:.0%} of the images, {epochs:.0%} of the epochs, {pixels:.0%} of the pixels: "
+            f"{images * epochs * pixels:.2%} of the course's run"
+        )
+
 
 def run_settings(profile: Profile | str | None = None) -> RunSettings:
     """The sizes a profile trains with (notebook 04 and the command line).
