@@ -14,7 +14,7 @@ DATA := data/FashionMNIST/raw/.verified
 # Chinese edition's, 1.0.3 the English one's (the one installed in the venv).
 D2L_VERSIONS := build/d2l/0.17.6/.stamp build/d2l/1.0.3/.stamp
 
-.PHONY: install install-test data lab test test-browser lint unit nbval notebooks bench zh clean
+.PHONY: install install-test data lab test test-browser lint unit nbval notebooks bench zh messages clean
 
 # install: the student's set (pyproject's dependencies); install-test adds the test extra.
 install: $(STAMP)
@@ -85,6 +85,16 @@ notebooks: install data
 	done
 	$(PY) tools/tidy_notebooks.py notebooks/[0-9]*.ipynb
 	$(PY) tools/zh.py --write
+
+# The helpers' message catalogs (resnet_helpers/i18n.py): collect the strings marked _() with Babel,
+# carry them into the Chinese .po file (translate the new ones there), compile the .mo gettext reads.
+LOCALE := resnet_helpers/locale
+messages: install-test
+	mkdir -p build
+	$(VENV)/bin/pybabel extract -q --no-location --sort-output -k _ -o build/resnet_helpers.pot resnet_helpers
+	$(VENV)/bin/pybabel update -q --no-fuzzy-matching --omit-header -i build/resnet_helpers.pot -d $(LOCALE) \
+		-D resnet_helpers -l zh_CN
+	$(VENV)/bin/pybabel compile --statistics -d $(LOCALE) -D resnet_helpers -l zh_CN
 
 # The Chinese edition: notebooks/zh/ rebuilt from the English notebooks and the translations in
 # notebooks/zh/translations/ (never executed on its own; tests/test_zh.py checks it is current).

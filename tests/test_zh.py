@@ -48,6 +48,17 @@ def test_build_keeps_code_outputs_and_tags_and_replaces_markdown(tmp_path):
     assert built.cells[2].source == "## 第二部分"
 
 
+def test_the_chinese_setup_cell_sets_the_language_and_nothing_else_changes(tmp_path):
+    path = tmp_path / "01_x.ipynb"
+    nb = _notebook(path)
+    nb.cells[1].source = "# Setup: install, report\nP = 1"
+    nbformat.write(nb, path)
+    built, _ = zh.build(path, _translate(nb, ["# 标题", "## 第二部分"]), SLUG)
+    assert built.cells[1].source == nb.cells[1].source + zh.LANGUAGE_LINE
+    assert built.cells[1].outputs == nb.cells[1].outputs
+    assert 'set_language("zh")' in zh.LANGUAGE_LINE
+
+
 def test_a_changed_english_cell_is_named_stale(tmp_path):
     path = tmp_path / "01_x.ipynb"
     nb = _notebook(path)

@@ -2,7 +2,9 @@
 
 A Chinese notebook is its English notebook with every markdown cell replaced by a translation:
 code cells, their tags and their saved outputs are the English notebook's own, so the two
-editions always run the same code and show the same numbers. Translations live in
+editions always run the same code and show the same numbers. One line differs: the setup cell
+ends with `set_language("zh")` (LANGUAGE_LINE), so the helpers' figures, widget labels and error
+messages come out in Chinese when a student runs it (resnet_helpers/i18n.py). Translations live in
 `notebooks/zh/translations/<notebook>.md`, one block per markdown cell, keyed by the cell's id
 and recording which English text it was made from (the first 12 hex digits of its SHA-1):
 
@@ -77,11 +79,20 @@ def _with_badge(source: str, name: str, slug: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n")
 
 
+SETUP = "# Setup:"
+LANGUAGE_LINE = (
+    "\n\nfrom resnet_helpers.i18n import set_language\n\n"
+    'set_language("zh")  # 辅助函数的图表、控件标签和错误信息使用中文'
+)
+
+
 def build(notebook: Path, translations: dict[str, Translation], slug: str):
     """(the Chinese notebook, problems): problems name missing and stale translations."""
     nb = nbformat.read(notebook, as_version=4)
     problems = []
     for index, cell in enumerate(nb.cells):
+        if cell.cell_type == "code" and cell.source.startswith(SETUP) and LANGUAGE_LINE not in cell.source:
+            cell.source += LANGUAGE_LINE
         if cell.cell_type != "markdown":
             continue
         t = translations.get(cell.get("id"))

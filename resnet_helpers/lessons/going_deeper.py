@@ -29,6 +29,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..blocks import Bottleneck, Residual, ResidualBlock
+from ..i18n import _
 from ..measure import count_flops, count_params, count_weight_layers, weight_layers
 from ..models import ResNetConfig, build_depth_net, build_resnet, model_name
 from ..profiles import choose_device, synchronize
@@ -89,7 +90,11 @@ def he_init_(net: nn.Module) -> nn.Module:
 def _twin(depth, width, block, kind, in_channels, init, seed):
     """The `kind` twin of `depth` layers built from `seed` (both twins alike), with `init` applied."""
     if init not in INITS:
-        raise ValueError(f"init={init!r} is not one of {INITS}; use 'pytorch' (the default) or 'he'.")
+        raise ValueError(
+            _("init={init!r} is not one of {inits}; use 'pytorch' (the default) or 'he'.").format(
+                init=init, inits=INITS
+            )
+        )
     with seeded(seed):
         net = build_depth_net(depth, width, block, plain=kind == "plain", in_channels=in_channels)
         return he_init_(net) if init == "he" else net
@@ -119,7 +124,7 @@ def gradient_norms(
     model = copy.deepcopy(net).to(device=X.device, dtype=dtype)
     model.train(batch_stats)
     F.cross_entropy(model(X.to(dtype)), y).backward()
-    layers = [layer for _, layer in weight_layers(model)]
+    layers = [layer for _name, layer in weight_layers(model)]
     if relative:
         return [(layer.weight.grad.norm() / layer.weight.norm()).item() for layer in layers]
     return [layer.weight.grad.norm().item() for layer in layers]
@@ -201,10 +206,10 @@ def gradient_flow_figure(panels: dict[str, dict[str, list[float]]]):
         for kind, norms in flows.items():
             layers = range(1, len(norms) + 1)
             ax.semilogy(layers, norms, marker=".", color=COLORS.get(kind), label=f"{kind}-{len(norms)}")
-        ax.set(title=title, xlabel="weight layer (1 = first, next to the input)")
+        ax.set(title=title, xlabel=_("weight layer (1 = first, next to the input)"))
         ax.grid(alpha=0.3, which="both")
         ax.legend()
-    axes[0][0].set_ylabel("gradient norm ||dL/dW|| (log scale)")
+    axes[0][0].set_ylabel(_("gradient norm ||dL/dW|| (log scale)"))
     fig.tight_layout()
     return fig
 
@@ -230,7 +235,7 @@ def _replace(net: nn.Module, old: nn.Module, new: nn.Module) -> None:
             if child is old:
                 setattr(parent, name, new)
                 return
-    raise ValueError(f"{old} is not a layer of the network")
+    raise ValueError(_("{layer} is not a layer of the network").format(layer=old))
 
 
 def without_bn_(net: nn.Module, skipinit: bool = False) -> nn.Module:
@@ -245,7 +250,9 @@ def without_bn_(net: nn.Module, skipinit: bool = False) -> nn.Module:
             last = block.last_layer()
             if not isinstance(last, nn.BatchNorm2d):
                 raise ValueError(
-                    f"{type(block).__name__}'s branch does not end in a BN: SkipInit here replaces that BN."
+                    _("{block}'s branch does not end in a BN: SkipInit here replaces that BN.").format(
+                        block=type(block).__name__
+                    )
                 )
             _replace(block, last, Scale(0.0))
     for bn in [m for m in net.modules() if isinstance(m, nn.BatchNorm2d)]:
@@ -390,19 +397,23 @@ def sweep_figure(tables):
             values = np.array([[scale * t.loc[d, f"{kind} {q}"] for d in depths] for t in tables])
             mean = values.mean(axis=0)
             spread = [mean - values.min(axis=0), values.max(axis=0) - mean]
-            label = kind if len(tables) == 1 else f"{kind} (mean, range of {len(tables)} seeds)"
+            label = (
+                kind
+                if len(tables) == 1
+                else _("{kind} (mean, range of {n} seeds)").format(kind=kind, n=len(tables))
+            )
             ax.errorbar(depths, mean, yerr=spread, marker="o", color=COLORS[kind], capsize=4, label=label)
             for row in values:
                 ax.scatter(depths, row, color=COLORS[kind], s=10, alpha=0.4)
-    ax_loss.axhline(CHANCE_LOSS, color="gray", ls="--", lw=1, label="chance (ln 10)")
-    ax_acc.axhline(10, color="gray", ls="--", lw=1, label="chance (10%)")
-    ax_loss.set(title="final training loss (same budget)", ylabel="cross-entropy", ylim=(0, None))
-    ax_acc.set(title="test accuracy", ylabel="accuracy (%)", ylim=(0, 100))
+    ax_loss.axhline(CHANCE_LOSS, color="gray", ls="--", lw=1, label=_("chance (ln 10)"))
+    ax_acc.axhline(10, color="gray", ls="--", lw=1, label=_("chance (10%)"))
+    ax_loss.set(title=_("final training loss (same budget)"), ylabel=_("cross-entropy"), ylim=(0, None))
+    ax_acc.set(title=_("test accuracy"), ylabel=_("accuracy (%)"), ylim=(0, 100))
     for ax in (ax_loss, ax_acc):
         ax.set_xscale("log")
         ax.set_xticks(depths, [str(d) for d in depths])
         ax.minorticks_off()
-        ax.set_xlabel("depth (weight layers, log scale)")
+        ax.set_xlabel(_("depth (weight layers, log scale)"))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
@@ -432,20 +443,27 @@ def twins_figure(result: dict, depth: int):
     fig, ax = plt.subplots(figsize=(7.5, 3.8))
     for kind in KINDS:
         losses = result["histories"][kind, depth]
-        label = f"{kind}-{depth}: test accuracy {result['accuracy'][kind, depth]:.1%}"
+        label = _("{net}: test accuracy {accuracy:.1%}").format(
+            net=f"{kind}-{depth}", accuracy=result["accuracy"][kind, depth]
+        )
         bad = next((i for i, v in enumerate(losses) if not math.isfinite(v)), len(losses))
         ax.plot(losses[:bad], color=COLORS[kind], alpha=0.25)
         few = bad < 3  # e.g. a single finite loss before the NaNs: show it as a dot
         ax.plot(smooth(losses[:bad]), color=COLORS[kind], marker="o" if few else None, label=label)
         if bad < len(losses):
-            ax.axvline(bad, color=COLORS[kind], ls=":", label=f"{kind}-{depth}: loss is NaN from step {bad}")
-    ax.axhline(CHANCE_LOSS, color="gray", ls="--", lw=1, label="chance (ln 10)")
+            ax.axvline(
+                bad,
+                color=COLORS[kind],
+                ls=":",
+                label=_("{net}: loss is NaN from step {step}").format(net=f"{kind}-{depth}", step=bad),
+            )
+    ax.axhline(CHANCE_LOSS, color="gray", ls="--", lw=1, label=_("chance (ln 10)"))
     finite = [v for k in KINDS for v in result["histories"][k, depth][:5] if math.isfinite(v)]
     top = min(max([CHANCE_LOSS, *finite]), 3 * CHANCE_LOSS)
     ax.set(
-        title=f"{depth} weight layers, with and without shortcuts",
-        xlabel="training step",
-        ylabel="training loss",
+        title=_("{depth} weight layers, with and without shortcuts").format(depth=depth),
+        xlabel=_("training step"),
+        ylabel=_("training loss"),
         ylim=(0, top * 1.1),
     )
     ax.grid(alpha=0.3)
@@ -504,7 +522,7 @@ def step_seconds(net: nn.Module, input_size, repeats: int = 3, precision=None) -
     dtype = getattr(precision, "dtype", None)
     net.train()
     times = []
-    for _ in range(repeats + 1):
+    for _step in range(repeats + 1):
         synchronize(p.device)
         start = time.perf_counter()
         with torch.autocast(p.device.type, dtype=dtype, enabled=dtype is not None):

@@ -42,6 +42,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..blocks import ResidualBlock
+from ..i18n import _
 from ..measure import keep_modes
 from ..models import build_depth_net
 from ..training.experiment import KINDS, accuracy, evaluate_loss, train_losses
@@ -258,9 +259,13 @@ def delete_blocks(net, names) -> nn.Module:
     it keeps the shape; deleting a downsampling plain block raises ValueError.
     """
     names = set(names)
-    known = {name for name, _ in blocks_of(net)}
+    known = {name for name, _block in blocks_of(net)}
     if names - known:
-        raise ValueError(f"no blocks named {sorted(names - known)}; the blocks are {sorted(known)}.")
+        raise ValueError(
+            _("no blocks named {names}; the blocks are {known}.").format(
+                names=sorted(names - known), known=sorted(known)
+            )
+        )
     lesioned = copy.deepcopy(net)
     for name, block in blocks_of(lesioned):
         if name not in names:
@@ -270,7 +275,9 @@ def delete_blocks(net, names) -> nn.Module:
             replacement = ShortcutOnly(block)
         elif is_downsampling(block):
             raise ValueError(
-                f"plain block {name} changes the shape: without a shortcut it cannot be deleted."
+                _("plain block {name} changes the shape: without a shortcut it cannot be deleted.").format(
+                    name=name
+                )
             )
         else:
             replacement = nn.Identity()
@@ -331,7 +338,7 @@ def random_deletions(net, X, y, ks=None, draws: int = 3, seed: int = 0) -> dict[
     rng = random.Random(seed)
     result = {}
     for k in ks:
-        picks = [rng.sample(candidates, k) for _ in range(1 if k in (0, len(candidates)) else draws)]
+        picks = [rng.sample(candidates, k) for _step in range(1 if k in (0, len(candidates)) else draws)]
         result[k] = [accuracy(delete_blocks(net, names), X, y) for names in picks]
     return result
 
@@ -343,8 +350,9 @@ def all_deletions(net, X, y) -> dict[int, list[float]]:
     candidates = _candidates(net)
     if len(candidates) > 12:
         raise ValueError(
-            f"{len(candidates)} candidate blocks make {2 ** len(candidates):,} subsets; "
-            "use random_deletions for a network this deep."
+            _(
+                "{m} candidate blocks make {subsets:,} subsets; use random_deletions for a network this deep."
+            ).format(m=len(candidates), subsets=2 ** len(candidates))
         )
     return {
         k: [accuracy(delete_blocks(net, names), X, y) for names in itertools.combinations(candidates, k)]
@@ -369,7 +377,7 @@ def stage_deletions(net, X, y, draws: int = 10, seed: int = 0) -> dict[str, dict
     for stage, names in by_stage.items():
         result[stage] = {}
         for k in range(len(names) + 1):
-            picks = [rng.sample(names, k) for _ in range(1 if k in (0, len(names)) else draws)]
+            picks = [rng.sample(names, k) for _step in range(1 if k in (0, len(names)) else draws)]
             result[stage][k] = [accuracy(delete_blocks(net, chosen), X, y) for chosen in picks]
     return result
 
@@ -382,8 +390,10 @@ def reorder_blocks(net, swaps) -> nn.Module:
     for a, b in swaps:
         if a not in candidates or b not in candidates or stage_of(a) != stage_of(b):
             raise ValueError(
-                f"cannot swap {a} and {b}: only shape-keeping blocks of one stage trade places "
-                f"(here: {', '.join(sorted(candidates))})."
+                _(
+                    "cannot swap {a} and {b}: only shape-keeping blocks of one stage trade places "
+                    "(here: {names})."
+                ).format(a=a, b=b, names=", ".join(sorted(candidates)))
             )
         stage = getattr(swapped, stage_of(a))
         i, j = int(a.split(".")[1]), int(b.split(".")[1])
@@ -402,8 +412,8 @@ def random_reorderings(net, X, y, ks, draws: int = 10, seed: int = 0) -> dict[in
     result = {}
     for k in ks:
         accs = []
-        for _ in range(1 if k == 0 else draws):
-            swaps = [tuple(rng.sample(rng.choice(stages), 2)) for _ in range(k)]
+        for _step in range(1 if k == 0 else draws):
+            swaps = [tuple(rng.sample(rng.choice(stages), 2)) for _step in range(k)]
             accs.append(accuracy(reorder_blocks(net, swaps), X, y))
         result[k] = accs
     return result
@@ -418,15 +428,15 @@ def stages_figure(stage_curves: dict, reorderings: dict, label: str, chance: flo
     for stage, curves in stage_curves.items():
         ks = sorted(curves)
         means = [100 * statistics.mean(curves[k]) for k in ks]
-        (line,) = left.plot(ks, means, marker="o", ms=4, label=f"stage {stage}")
+        (line,) = left.plot(ks, means, marker="o", ms=4, label=_("stage {stage}").format(stage=stage))
         for k in ks:
             left.scatter(
                 [k] * len(curves[k]), [100 * a for a in curves[k]], color=line.get_color(), alpha=0.3, s=10
             )
     left.set(
-        title=f"{label}: delete k random blocks of one stage",
-        xlabel="blocks deleted (k)",
-        ylabel="test accuracy (%)",
+        title=_("{label}: delete k random blocks of one stage").format(label=label),
+        xlabel=_("blocks deleted (k)"),
+        ylabel=_("test accuracy (%)"),
     )
     ks = sorted(reorderings)
     right.plot(
@@ -435,19 +445,21 @@ def stages_figure(stage_curves: dict, reorderings: dict, label: str, chance: flo
         marker="o",
         ms=4,
         color=_color(label),
-        label=f"{label} (mean)",
+        label=_("{label} (mean)").format(label=label),
     )
     for k in ks:
         right.scatter(
             [k] * len(reorderings[k]), [100 * a for a in reorderings[k]], color=_color(label), alpha=0.3, s=10
         )
     right.set(
-        title=f"{label}: swap k random pairs of blocks (dots: draws)",
-        xlabel="pairs swapped (k)",
-        ylabel="test accuracy (%)",
+        title=_("{label}: swap k random pairs of blocks (dots: draws)").format(label=label),
+        xlabel=_("pairs swapped (k)"),
+        ylabel=_("test accuracy (%)"),
     )
     for ax in (left, right):
-        ax.axhline(100 * chance, color="gray", ls="-.", lw=1, label=f"chance ({chance:.0%})")
+        ax.axhline(
+            100 * chance, color="gray", ls="-.", lw=1, label=_("chance ({chance:.0%})").format(chance=chance)
+        )
         ax.set_ylim(0, 100)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
@@ -459,7 +471,11 @@ def chance_to_miss(m: int, critical: int, k: int) -> float:
     """The probability that k blocks drawn at random (without replacement) among m miss all of
     `critical` given ones: C(m - critical, k) / C(m, k)."""
     if not 0 <= critical <= m or not 0 <= k <= m:
-        raise ValueError(f"need 0 <= critical ({critical}) <= m ({m}) and 0 <= k ({k}) <= m.")
+        raise ValueError(
+            _("need 0 <= critical ({critical}) <= m ({m}) and 0 <= k ({k}) <= m.").format(
+                critical=critical, m=m, k=k
+            )
+        )
     return math.comb(m - critical, k) / math.comb(m, k)
 
 
@@ -478,9 +494,11 @@ def lesion_figure(singles: dict, randoms: dict, downsampling=(), chance: float =
         down = [i for i in xs if names[i - 1] in downsampling]
         circled = [100 * acc[names[i - 1]] for i in down]  # in the line's colour: whose block it is
         left.scatter(down, circled, s=120, facecolors="none", edgecolors=style["color"], linewidths=1.5)
-    left.scatter([], [], s=120, facecolors="none", edgecolors="gray", label="downsampling block (circled)")
+    left.scatter([], [], s=120, facecolors="none", edgecolors="gray", label=_("downsampling block (circled)"))
     left.set(
-        title="delete one block", xlabel="deleted block (1 = next to the input)", ylabel="test accuracy (%)"
+        title=_("delete one block"),
+        xlabel=_("deleted block (1 = next to the input)"),
+        ylabel=_("test accuracy (%)"),
     )
     for label, curves in randoms.items():
         ks = sorted(curves)
@@ -492,10 +510,14 @@ def lesion_figure(singles: dict, randoms: dict, downsampling=(), chance: float =
         means = [100 * sum(curves[k]) / len(curves[k]) for k in ks]
         right.plot(ks, means, marker="o", ms=4, label=label, **style)
     right.set(
-        title="delete k random blocks (dots: draws)", xlabel="blocks deleted (k)", ylabel="test accuracy (%)"
+        title=_("delete k random blocks (dots: draws)"),
+        xlabel=_("blocks deleted (k)"),
+        ylabel=_("test accuracy (%)"),
     )
     for ax in (left, right):
-        ax.axhline(100 * chance, color="gray", ls="-.", lw=1, label=f"chance ({chance:.0%})")
+        ax.axhline(
+            100 * chance, color="gray", ls="-.", lw=1, label=_("chance ({chance:.0%})").format(chance=chance)
+        )
         ax.set_ylim(0, 100)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
@@ -515,14 +537,16 @@ def lesion_view(nets: dict, deleted, X, y, chance: float = 0.1):
         try:
             acc = accuracy(delete_blocks(net, deleted), X, y)
         except ValueError:
-            ax.text(i, 3, "cannot delete a\ndownsampling plain\nblock", ha="center", fontsize=8)
+            ax.text(i, 3, _("cannot delete a\ndownsampling plain\nblock"), ha="center", fontsize=8)
             continue
         ax.bar(i, 100 * acc, color=_color(label))
         ax.text(i, 100 * acc + 2, f"{acc:.1%}", ha="center")
-    ax.axhline(100 * chance, color="gray", ls="--", lw=1, label=f"chance ({chance:.0%})")
+    ax.axhline(
+        100 * chance, color="gray", ls="--", lw=1, label=_("chance ({chance:.0%})").format(chance=chance)
+    )
     ax.set_xticks(range(len(nets)), list(nets))
-    what = ", ".join(sorted(deleted)) if deleted else "nothing"
-    ax.set(ylim=(0, 105), ylabel="test accuracy (%)", title=f"deleted: {what}")
+    what = ", ".join(sorted(deleted)) if deleted else _("nothing")
+    ax.set(ylim=(0, 105), ylabel=_("test accuracy (%)"), title=_("deleted: {what}").format(what=what))
     ax.legend(fontsize=8, loc="upper right")
     fig.tight_layout()
     return fig
@@ -536,7 +560,7 @@ def lesion_panel(nets: dict, X, y, deleted=()):
 
     from .widgets import panel_output, show_or_explain, with_snapshot
 
-    names = [name for name, _ in blocks_of(next(iter(nets.values())))]
+    names = [name for name, _block in blocks_of(next(iter(nets.values())))]
     boxes = {
         n: widgets.Checkbox(
             value=n in deleted, description=n, indent=False, layout=widgets.Layout(width="70px")
@@ -550,7 +574,7 @@ def lesion_panel(nets: dict, X, y, deleted=()):
 
     out = panel_output(show, {n.replace(".", "_"): box for n, box in boxes.items()})
     panel = widgets.VBox(
-        [widgets.Label("tick the blocks to delete:"), widgets.HBox(list(boxes.values())), out]
+        [widgets.Label(_("tick the blocks to delete:")), widgets.HBox(list(boxes.values())), out]
     )
     return with_snapshot(panel, lesion_view(nets, list(deleted), X, y))
 
@@ -570,7 +594,7 @@ def unroll(net, X, y) -> dict:
     net = copy.deepcopy(net).eval()
     blocks = [block for _, block in blocks_of(net)]
     if not all(isinstance(b, ResidualBlock) for b in blocks):
-        raise ValueError("path_gradients needs a residual network (its blocks have shortcuts).")
+        raise ValueError(_("path_gradients needs a residual network (its blocks have shortcuts)."))
     h = net.b1(X)
     saved = []
     for block in blocks:
@@ -620,7 +644,7 @@ def path_gradient_samples(net, X, y, samples: int = 10, seed: int = 0) -> dict[i
     return {
         k: [
             path_gradient(unrolled, set(rng.sample(range(n), k))).norm().item()
-            for _ in range(1 if k in (0, n) else samples)
+            for _step in range(1 if k in (0, n) else samples)
         ]
         for k in range(n + 1)
     }
@@ -650,7 +674,7 @@ def bootstrap_share(norms: dict[int, list[float]], which, resamples: int = 1000,
     rng = np.random.default_rng(seed)
     arrays = {k: np.asarray(v, dtype=float) for k, v in norms.items()}
     shares = []
-    for _ in range(resamples):
+    for _step in range(resamples):
         means = {k: rng.choice(a, size=len(a)).mean() for k, a in arrays.items()}
         share = gradient_by_length(means)
         shares.append(sum(v for k, v in share.items() if which(k, n)))
@@ -670,14 +694,16 @@ def paths_figure(grads: dict[int, float]):
     share = gradient_by_length(grads)
     fig, axes = plt.subplots(1, 3, figsize=(14, 3.6))
     axes[0].bar(ks, [c / 2**n for c in counts], color="gray")
-    axes[0].set(title=f"paths of each length ({2**n:,} in all)", ylabel="share of the paths")
+    axes[0].set(
+        title=_("paths of each length ({count:,} in all)").format(count=2**n), ylabel=_("share of the paths")
+    )
     axes[1].semilogy(ks, [grads[k] for k in ks], marker="o", color=COLORS["residual"])
-    axes[1].set(title="gradient through one path", ylabel="gradient norm at the input (log)")
+    axes[1].set(title=_("gradient through one path"), ylabel=_("gradient norm at the input (log)"))
     axes[2].bar(ks, [share[k] for k in ks], color=COLORS["residual"])
-    axes[2].set(title="share of the summed gradient magnitude", ylabel="share")
+    axes[2].set(title=_("share of the summed gradient magnitude"), ylabel=_("share"))
     for ax in axes:
         ax.axvline(n / 2, color="k", ls=":", lw=1, label=f"n/2 = {n / 2:g}")
-        ax.set_xlabel("path length k (branches passed through)")
+        ax.set_xlabel(_("path length k (branches passed through)"))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
@@ -883,9 +909,9 @@ def slices_figure(slices: dict, alphas):
                     label=label if i == 0 else None,
                 )
         ax.set(
-            title=f"{depth} layers: 1-D slices",
-            xlabel="α (step along a filter-normalised direction)",
-            ylabel="training loss (cross-entropy)",
+            title=_("{depth} layers: 1-D slices").format(depth=depth),
+            xlabel=_("α (step along a filter-normalised direction)"),
+            ylabel=_("training loss (cross-entropy)"),
             yscale="log",
         )
         ax.grid(alpha=0.3, which="both")
@@ -911,12 +937,12 @@ def contour_figure(surfaces: dict, alphas, betas, levels: int = 20):
         cs = ax.contour(alphas, betas, grid, levels=contour_levels, cmap="viridis", norm=norm)
         ax.plot(0, 0, "k+", ms=12)
         ax.set(
-            title=f"{label}: training loss",
-            xlabel="α (direction 1)",
-            ylabel="β (direction 2)",
+            title=_("{label}: training loss").format(label=label),
+            xlabel=_("α (direction 1)"),
+            ylabel=_("β (direction 2)"),
             aspect="equal",
         )
-    fig.colorbar(cs, ax=axes[0].tolist(), label="training loss (cross-entropy, log scale)", format="%.2g")
+    fig.colorbar(cs, ax=axes[0].tolist(), label=_("training loss (cross-entropy, log scale)"), format="%.2g")
     return fig
 
 
@@ -988,8 +1014,10 @@ def responses_figure(responses: dict):
         left.plot(range(1, len(rows) + 1), [r["response std"] for r in rows], **style)
         if "response / shortcut" in rows[0]:
             right.plot(range(1, len(rows) + 1), [r["response / shortcut"] for r in rows], **style)
-    left.set(title="response std (He et al. 2015, Fig. 7)", ylabel="std of the branch's last layer output")
-    right.set(title="response relative to the shortcut", ylabel="std(branch) / std(shortcut)")
+    left.set(
+        title=_("response std (He et al. 2015, Fig. 7)"), ylabel=_("std of the branch's last layer output")
+    )
+    right.set(title=_("response relative to the shortcut"), ylabel=_("std(branch) / std(shortcut)"))
     for ax in (left, right):
         ax.set_xlabel("block (1 = next to the input)")
         ax.set_ylim(0, None)

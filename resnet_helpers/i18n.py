@@ -1,0 +1,65 @@
+"""The helpers speak the reader's language: gettext message catalogs, English as the source.
+
+    from resnet_helpers.i18n import set_language
+    set_language("zh")   # the Chinese notebooks' setup cells: figures, widget labels and errors in Chinese
+
+A string a helper shows a reader is written in English and marked `_("...")`; a string with values
+in it uses named placeholders, `_("{n} blocks deleted").format(n=k)`, so a translation can put them
+in its own order. `make messages` runs Babel: `pybabel extract` collects the marked strings into
+`resnet_helpers/locale/resnet_helpers.pot`, `pybabel update` carries them into each language's
+`.po` file, where a translator writes the Chinese, and `pybabel compile` makes the `.mo` file that
+gettext reads. English needs no catalog. A string without a translation stays English
+(tests/test_i18n.py fails on any such string in the Chinese catalog).
+
+The language is English until `set_language` is called, or the environment variable RESNET_LANG
+names another one when the package is imported (`RESNET_LANG=zh`).
+"""
+
+from __future__ import annotations
+
+import gettext
+import os
+from pathlib import Path
+
+__all__ = ["LANGUAGES", "LOCALE_DIR", "DOMAIN", "set_language", "language", "_"]
+
+LOCALE_DIR = Path(__file__).resolve().parent / "locale"
+DOMAIN = "resnet_helpers"
+LANGUAGES = {"en": None, "zh": "zh_CN"}  # the name a notebook uses -> the catalog's locale (None: the source)
+
+_state = {"language": "en", "translations": gettext.NullTranslations()}
+
+
+def set_language(name: str = "en", font: bool = True) -> str:
+    """Show every helper's text in `name` ("en" or "zh"); returns the name. With `font` (the default)
+    Chinese also picks an installed CJK font for matplotlib (`fonts.use_cjk_font`), so the figures'
+    Chinese labels are drawn rather than shown as empty boxes."""
+    key = name.strip().lower().replace("_", "-")
+    key = {"zh-cn": "zh", "zh-hans": "zh", "cn": "zh", "chinese": "zh", "english": "en"}.get(key, key)
+    if key not in LANGUAGES:
+        raise ValueError(f"language {name!r} has no catalog; choose one of {', '.join(LANGUAGES)}.")
+    locale = LANGUAGES[key]
+    if locale is None:
+        translations = gettext.NullTranslations()
+    else:
+        translations = gettext.translation(DOMAIN, localedir=LOCALE_DIR, languages=[locale])
+        if font:
+            from .fonts import use_cjk_font
+
+            use_cjk_font()
+    _state.update(language=key, translations=translations)
+    return key
+
+
+def language() -> str:
+    """The language the helpers speak now: "en" or "zh"."""
+    return _state["language"]
+
+
+def _(message: str) -> str:
+    """`message` in the current language (itself where the catalog has no translation)."""
+    return _state["translations"].gettext(message)
+
+
+if os.environ.get("RESNET_LANG", "").strip():
+    set_language(os.environ["RESNET_LANG"], font=False)

@@ -1,0 +1,85 @@
+"""The message catalogs (resnet_helpers/i18n.py): every marked string translated, the .mo current."""
+
+import io
+import string
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+
+import resnet_helpers
+from resnet_helpers import i18n
+from resnet_helpers.i18n import _, language, set_language
+
+PACKAGE = Path(resnet_helpers.__file__).parent
+PO = PACKAGE / "locale" / "zh_CN" / "LC_MESSAGES" / "resnet_helpers.po"
+MO = PO.with_suffix(".mo")
+
+
+@pytest.fixture
+def english():
+    yield
+    set_language("en")
+
+
+def marked_strings() -> set[str]:
+    """Every string the package marks with _() (what `pybabel extract` collects)."""
+    return {msg[2] for msg in extract_from_dir(str(PACKAGE), keywords={"_": None}) if isinstance(msg[2], str)}
+
+
+def catalog():
+    with PO.open("rb") as f:
+        return read_po(f)
+
+
+def fields(text: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+
+
+def test_every_marked_string_has_a_chinese_translation():
+    po = catalog()
+    missing = sorted(m for m in marked_strings() if not (po.get(m) and po.get(m).string))
+    assert not missing, f"{len(missing)} string(s) without Chinese (make messages, then translate):\n" + "\n".join(
+        missing[:20]
+    )
+    fuzzy = [m.id for m in po if m.id and m.fuzzy]
+    assert not fuzzy, f"fuzzy (unchecked) translations: {fuzzy[:10]}"
+
+
+def test_translations_keep_every_placeholder():
+    wrong = [(m.id, m.string) for m in catalog() if m.id and fields(m.id) != fields(m.string)]
+    assert not wrong, f"a translation must keep the English string's {{placeholders}}: {wrong[:5]}"
+
+
+def test_the_compiled_catalog_is_the_po_file():
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog())
+    assert MO.read_bytes() == buffer.getvalue(), "resnet_helpers.mo is stale: run make messages"
+
+
+def test_set_language_switches_the_helpers_text(english):
+    message = sorted(marked_strings())[0]
+    assert set_language("zh", font=False) == "zh" and language() == "zh"
+    assert _(message) == catalog().get(message).string != message
+    assert set_language("en") == "en" and _(message) == message
+    assert set_language("zh-CN", font=False) == "zh"
+
+
+def test_an_unknown_language_names_the_choices(english):
+    with pytest.raises(ValueError, match=r"'fr'.*en, zh"):
+        set_language("fr")
+
+
+def test_resnet_lang_sets_the_language_at_import(monkeypatch, english):
+    import importlib
+
+    monkeypatch.setenv("RESNET_LANG", "zh")
+    importlib.reload(i18n)
+    try:
+        assert i18n.language() == "zh"
+    finally:
+        monkeypatch.delenv("RESNET_LANG")
+        importlib.reload(i18n)
+    assert i18n.language() == "en"
