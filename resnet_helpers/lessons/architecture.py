@@ -19,6 +19,7 @@ import html
 import io
 
 from ..blocks import BLOCK_LABELS
+from ..i18n import _
 from ..measure import smallest_resolution, stage_rows
 from ..models import ResNetConfig, preset_name
 from .widgets import error_box, panel_output, with_snapshot
@@ -53,13 +54,19 @@ def _read_channels(channels, base_width, stages: int) -> tuple:
             channels = [int(c) for c in channels]
         except ValueError:
             raise ValueError(
-                "channels: write one whole number per stage, e.g. '64, 128, 256, 512', "
-                "or leave it empty to double the base width from stage to stage."
+                _(
+                    "channels: write one whole number per stage, e.g. '64, 128, 256, 512', "
+                    "or leave it empty to double the base width from stage to stage."
+                )
             ) from None
     if channels:  # None, "" and () mean: use the base width
         return tuple(channels)
     if not _is_count(base_width) or base_width < 1:
-        raise ValueError(f"base width must be a positive whole number of channels, got {base_width!r}.")
+        raise ValueError(
+            _("base width must be a positive whole number of channels, got {base_width!r}.").format(
+                base_width=base_width
+            )
+        )
     return tuple(base_width * 2**i for i in range(stages))
 
 
@@ -109,9 +116,17 @@ def explore_architecture(
     }
     try:
         if not _is_count(resolution) or resolution < 1:
-            raise ValueError(f"resolution must be a positive whole number of pixels, got {resolution!r}.")
+            raise ValueError(
+                _("resolution must be a positive whole number of pixels, got {resolution!r}.").format(
+                    resolution=resolution
+                )
+            )
         if isinstance(blocks, (str, bytes)) or not hasattr(blocks, "__iter__"):
-            raise ValueError(f"blocks must list the blocks of each stage, e.g. (2, 2, 2, 2); got {blocks!r}.")
+            raise ValueError(
+                _("blocks must list the blocks of each stage, e.g. (2, 2, 2, 2); got {blocks!r}.").format(
+                    blocks=blocks
+                )
+            )
         blocks = tuple(blocks)
         widths = _read_channels(channels, base_width, len(blocks))
         config = ResNetConfig(
@@ -135,7 +150,7 @@ def explore_architecture(
     result.update(
         config=config,
         name=name,
-        title=name or f"Custom {config.depth}-layer ResNet",
+        title=name or _("Custom {depth}-layer ResNet").format(depth=config.depth),
         depth=config.depth,
         rows=rows,
         params=sum(r["params"] for r in rows),
@@ -146,16 +161,29 @@ def explore_architecture(
 
 
 def _too_small_message(config: ResNetConfig, resolution: int, rows: list, stage: str) -> str:
-    walk = " -> ".join(f"{r['layer']} {r['output shape'][-2]}x{r['output shape'][-1]}" for r in rows)
+    walk = " -> ".join(
+        _("{layer} {height}x{width}").format(
+            layer=r["layer"], height=r["output shape"][-2], width=r["output shape"][-1]
+        )
+        for r in rows
+    )
     smallest = smallest_resolution(config)
-    smallest = f"of at least {smallest}" if smallest else "above 4096 pixels"
-    return (
-        f"A {resolution}x{resolution} image is too small for {len(config.blocks)} stages with the "
-        f"{config.stem} stem: it is down to 1x1 pixels before stage {stage} ({walk}), so {stage}'s "
-        f"stride-2 convolutions have nothing left to halve (PyTorch would still run them, on one "
-        f"pixel surrounded by zero padding). Fix: use a resolution "
-        f"{smallest} (multiples of {config.total_stride}, the network's total "
-        f"stride, halve exactly at every stage), fewer stages, or the compact stem."
+    bound = _("of at least {smallest}").format(smallest=smallest) if smallest else _("above 4096 pixels")
+    return _(
+        "A {resolution}x{resolution} image is too small for {stages} stages with the "
+        "{stem} stem: it is down to 1x1 pixels before stage {stage} ({walk}), so {stage}'s "
+        "stride-2 convolutions have nothing left to halve (PyTorch would still run them, on one "
+        "pixel surrounded by zero padding). Fix: use a resolution "
+        "{bound} (multiples of {total_stride}, the network's total "
+        "stride, halve exactly at every stage), fewer stages, or the compact stem."
+    ).format(
+        resolution=resolution,
+        stages=len(config.blocks),
+        stem=config.stem,
+        stage=stage,
+        walk=walk,
+        bound=bound,
+        total_stride=config.total_stride,
     )
 
 
@@ -191,12 +219,21 @@ def stage_frame(result: dict):
 def format_headline(result: dict) -> str:
     """One line: name, depth, parameters and FLOPs (or the error message)."""
     if result["error"]:
-        return f"Impossible setting: {result['error']}"
-    _, c, h, w = result["input shape"]
-    return (
-        f"{result['title']}: depth {result['depth']} (weight layers), {result['params']:,} parameters, "
-        f"{result['flops'] / 1e9:.2f} GFLOPs ({result['flops'] / 2e9:.2f} G multiply-adds) "
-        f"per {c}x{h}x{w} image"
+        return _("Impossible setting: {error}").format(error=result["error"])
+    _batch, c, h, w = result["input shape"]
+    return _(
+        "{title}: depth {depth} (weight layers), {params:,} parameters, "
+        "{gflops:.2f} GFLOPs ({gmacs:.2f} G multiply-adds) "
+        "per {channels}x{height}x{width} image"
+    ).format(
+        title=result["title"],
+        depth=result["depth"],
+        params=result["params"],
+        gflops=result["flops"] / 1e9,
+        gmacs=result["flops"] / 2e9,
+        channels=c,
+        height=h,
+        width=w,
     )
 
 
@@ -211,13 +248,13 @@ def architecture_figure(result: dict):
     import matplotlib.pyplot as plt
 
     if result["error"]:
-        raise ValueError(f"nothing to draw: {result['error']}")
+        raise ValueError(_("nothing to draw: {error}").format(error=result["error"]))
     rows = [r for r in result["rows"] if r["params"] or r["flops"]]
     names = [r["layer"] for r in rows]
     fig, axes = plt.subplots(1, 2, figsize=(10, 0.4 * len(rows) + 1.2), sharey=True)
     panels = [
-        ("params", 1e6, "parameters (millions)", "tab:blue", result["params"]),
-        ("flops", 1e9, "GFLOPs per image (forward)", "tab:orange", result["flops"]),
+        ("params", 1e6, _("parameters (millions)"), "tab:blue", result["params"]),
+        ("flops", 1e9, _("GFLOPs per image (forward)"), "tab:orange", result["flops"]),
     ]
     for ax, (key, unit, label, color, total) in zip(axes, panels, strict=True):
         values = [r[key] / unit for r in rows]
@@ -228,11 +265,19 @@ def architecture_figure(result: dict):
         ax.set_xlim(0, max(values) * 1.18 if max(values) > 0 else 1)
         ax.spines[["top", "right"]].set_visible(False)
     axes[0].invert_yaxis()
-    axes[0].set_ylabel("layer (b1 = stem, b2.. = stages)")
-    _, c, h, w = result["input shape"]
+    axes[0].set_ylabel(_("layer (b1 = stem, b2.. = stages)"))
+    _batch, c, h, w = result["input shape"]
     fig.suptitle(
-        f"{result['title']}, {c}x{h}x{w} input: {result['params'] / 1e6:.2f} M parameters, "
-        f"{result['flops'] / 1e9:.2f} GFLOPs",
+        _(
+            "{title}, {channels}x{height}x{width} input: {mparams:.2f} M parameters, {gflops:.2f} GFLOPs"
+        ).format(
+            title=result["title"],
+            channels=c,
+            height=h,
+            width=w,
+            mparams=result["params"] / 1e6,
+            gflops=result["flops"] / 1e9,
+        ),
         fontsize=11,
     )
     # fixed margins instead of tight_layout: half the drawing time, so the panel stays instant
@@ -254,31 +299,35 @@ def architecture_diagram(result: dict):
     from matplotlib.patches import FancyBboxPatch
 
     if result["error"]:
-        raise ValueError(f"nothing to draw: {result['error']}")
+        raise ValueError(_("nothing to draw: {error}").format(error=result["error"]))
     config, rows = result["config"], {r["layer"]: r for r in result["rows"]}
     stem_width = config.stem_channels
     stem = (
-        f"7x7 conv, {stem_width}, /2\n3x3 max-pool, /2"
+        _("7x7 conv, {width}, /2\n3x3 max-pool, /2").format(width=stem_width)
         if config.stem == "course"
-        else f"3x3 conv, {stem_width}"
+        else _("3x3 conv, {width}").format(width=stem_width)
     )
-    boxes = [("input", "", _shape(result["input shape"]), "#eeeeee")]
-    boxes.append(("b1: stem", stem, _shape(rows["b1"]["output shape"]), "#cfe2f3"))
+    boxes = [(_("input"), "", _shape(result["input shape"]), "#eeeeee")]
+    boxes.append((_("b1: stem"), stem, _shape(rows["b1"]["output shape"]), "#cfe2f3"))
     previous = rows["b1"]["output shape"]
     block = BLOCK_LABELS[config.block].replace(" (course)", "")
     for i, n in enumerate(config.blocks):
         name = f"b{i + 2}"
         out = rows[name]["output shape"]
-        halves = "/2, " if out[-1] < previous[-1] else ""
-        plural = "s" if n > 1 else ""
-        detail = f"{n} {block}\nblock{plural}, {halves}{out[1]} ch"
+        halves = _("/2, ") if out[-1] < previous[-1] else ""
+        detail = (
+            _("{n} {block}\nblocks, {halves}{channels} ch")
+            if n > 1
+            else _("{n} {block}\nblock, {halves}{channels} ch")
+        )
+        detail = detail.format(n=n, block=block, halves=halves, channels=out[1])
         boxes.append((name, detail, _shape(out), "#d9ead3"))
         previous = out
-    boxes.append(("pool", "global average\npooling", _shape(rows["pool"]["output shape"]), "#fff2cc"))
+    boxes.append(("pool", _("global average\npooling"), _shape(rows["pool"]["output shape"]), "#fff2cc"))
     boxes.append(
         (
             "fc",
-            f"linear\n{config.out_channels} -> {config.num_classes}",
+            _("linear\n{inputs} -> {outputs}").format(inputs=config.out_channels, outputs=config.num_classes),
             _shape(rows["fc"]["output shape"]),
             "#f4cccc",
         )
@@ -308,9 +357,12 @@ def architecture_diagram(result: dict):
                 xytext=(x + width, height / 2),
                 arrowprops=dict(arrowstyle="-|>", color="black", lw=1.2),
             )
-    _, c, h, w = result["input shape"]
+    _batch, c, h, w = result["input shape"]
     ax.set_title(
-        f"{result['title']} on a {c}x{h}x{w} input: each module, and the shape of its output under it",
+        _(
+            "{title} on a {channels}x{height}x{width} input: "
+            "each module, and the shape of its output under it"
+        ).format(title=result["title"], channels=c, height=h, width=w),
         fontsize=11,
     )
     ax.set_xlim(-0.1, len(boxes) * (width + gap) - gap + 0.1)
@@ -343,12 +395,19 @@ def architecture_panel(
     from IPython.display import HTML, Image, display
 
     if len(blocks) != 4:
-        raise ValueError(f"the panel has four stages (b2..b5); got blocks={blocks!r}.")
+        raise ValueError(
+            _("the panel has four stages (b2..b5); got blocks={blocks!r}.").format(blocks=blocks)
+        )
     style = {"description_width": "110px"}
     wide = widgets.Layout(width="420px")
     controls = {
         f"b{i + 2}": widgets.IntSlider(
-            value=n, min=1, max=40, description=f"blocks in b{i + 2}", style=style, layout=wide
+            value=n,
+            min=1,
+            max=40,
+            description=_("blocks in {stage}").format(stage=f"b{i + 2}"),
+            style=style,
+            layout=wide,
         )
         for i, n in enumerate(blocks)
     }
@@ -356,38 +415,38 @@ def architecture_panel(
         block=widgets.ToggleButtons(
             options=[(label, key) for key, label in BLOCK_LABELS.items()],
             value=block,
-            description="block type",
+            description=_("block type"),
             style=style,
         ),
         base_width=widgets.Dropdown(
-            options=[8, 16, 32, 64, 96, 128], value=base_width, description="base width", style=style
+            options=[8, 16, 32, 64, 96, 128], value=base_width, description=_("base width"), style=style
         ),
         channels=widgets.Text(
             value="",
-            placeholder="e.g. 64, 128, 256, 512 (empty: base width, doubling)",
-            description="channels",
+            placeholder=_("e.g. 64, 128, 256, 512 (empty: base width, doubling)"),
+            description=_("channels"),
             style=style,
             layout=wide,
         ),
         resolution=widgets.IntSlider(
-            value=resolution, min=4, max=448, step=4, description="resolution", style=style, layout=wide
+            value=resolution, min=4, max=448, step=4, description=_("resolution"), style=style, layout=wide
         ),
         in_channels=widgets.Dropdown(
-            options=[("1 (grey)", 1), ("3 (colour)", 3)],
+            options=[(_("1 (grey)"), 1), (_("3 (colour)"), 3)],
             value=in_channels,
-            description="input channels",
+            description=_("input channels"),
             style=style,
         ),
         stem=widgets.Dropdown(
-            options=[("course (7x7, /4)", "course"), ("compact (3x3, /1)", "compact")],
+            options=[(_("course (7x7, /4)"), "course"), (_("compact (3x3, /1)"), "compact")],
             value=stem,
-            description="stem",
+            description=_("stem"),
             style=style,
         ),
         shortcut=widgets.Dropdown(
-            options=[("1x1 conv (option B)", "projection"), ("zero-pad (option A)", "zero_pad")],
+            options=[(_("1x1 conv (option B)"), "projection"), (_("zero-pad (option A)"), "zero_pad")],
             value=shortcut,
-            description="shortcut",
+            description=_("shortcut"),
             style=style,
         ),
         refresh=widgets.IntText(value=0),  # never shown: bumped once after a preset is loaded
@@ -429,7 +488,7 @@ def architecture_panel(
             display(stage_frame(result))
             show_figure(architecture_figure(result))
         except Exception as e:  # the panel shows a message, never a traceback
-            display(HTML(error_box(f"Unexpected error: {e!r}")))
+            display(HTML(error_box(_("Unexpected error: {error!r}").format(error=e))))
 
     def load(name):
         def on_click(_button):
@@ -457,7 +516,7 @@ def architecture_panel(
     panel.buttons = buttons
     out = panel_output(show, controls)
     panel.children = [
-        widgets.HBox([widgets.Label("load a preset:"), *buttons]),
+        widgets.HBox([widgets.Label(_("load a preset:")), *buttons]),
         widgets.HBox(
             [
                 widgets.VBox([controls[f"b{i}"] for i in range(2, 6)] + [controls["resolution"]]),

@@ -13,6 +13,8 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 from matplotlib.patches import FancyBboxPatch, Rectangle
 
+from ..i18n import _
+
 __all__ = ["draw_block", "draw_normal_vs_residual", "draw_course_blocks", "draw_block_layers"]
 
 _COLORS = {
@@ -25,10 +27,11 @@ _BOX_W, _BOX_H, _STEP = 3.2, 0.7, 1.2
 
 
 def _color(label: str) -> str:
+    """A layer's colour by its label, in English or in the reader's language."""
     text = label.lower()
-    if "norm" in text:
+    if "norm" in text or _("batch norm") in label:
         return _COLORS["norm"]
-    if "relu" in text or "activation" in text:
+    if "relu" in text or "activation" in text or _("activation function") in label:
         return _COLORS["act"]
     return _COLORS["weight"]
 
@@ -78,7 +81,12 @@ def draw_block(
             blocks only): "f(x)", the input of the activation function.
         box_label: written along the dashed box.
         fontsize: of the labels in the boxes.
+    The default `after` and `box_label` are shown in the reader's language (`i18n.set_language`).
     """
+    if after == "activation function":
+        after = _("activation function")
+    if box_label == "learned":
+        box_label = _("learned")
     x = 0.0
     y = -0.5
     ax.text(x, y, "x", ha="center", va="center", fontsize=13, style="italic")
@@ -165,10 +173,10 @@ def draw_normal_vs_residual():
     """d2l's figure 7.6.2: a normal block (left), whose dashed box must compute f(x) itself, and
     a residual block (right), whose dashed box computes f(x) - x; the shortcut adds x back, and
     f(x) enters the activation function in both."""
-    layers = ["weight layer", "activation function", "weight layer"]
+    layers = [_("weight layer"), _("activation function"), _("weight layer")]
     fig, (left, right) = plt.subplots(1, 2, figsize=(8, 5.6))
-    draw_block(left, layers, title="normal block", branch_label="f(x)")
-    draw_block(right, layers, shortcut="identity", title="residual block", branch_label="f(x) - x")
+    draw_block(left, layers, title=_("normal block"), branch_label="f(x)")
+    draw_block(right, layers, shortcut="identity", title=_("residual block"), branch_label="f(x) - x")
     left.set_ylim(right.get_ylim())  # the same scale, the inputs level, as in the book
     fig.tight_layout()
     return fig
@@ -179,11 +187,11 @@ def draw_course_blocks():
 
     Only the layers: notebook 02 draws this before it defines f and g (section 2), so the arrows
     carry no formulas; `draw_normal_vs_residual` draws them."""
-    layers = ["3x3 conv", "batch norm", "ReLU", "3x3 conv", "batch norm"]
+    layers = [_("3x3 conv"), _("batch norm"), "ReLU", _("3x3 conv"), _("batch norm")]
     fig, (left, right) = plt.subplots(1, 2, figsize=(8, 7.4))
-    common = dict(after="ReLU", box_label="residual branch", branch_label="", sum_label="")
+    common = dict(after="ReLU", box_label=_("residual branch"), branch_label="", sum_label="")
     draw_block(left, layers, shortcut="identity", title="Residual(c, c)", **common)
-    draw_block(right, layers, shortcut="1x1 conv", title="Residual(c, c', use_1x1conv=True)", **common)
+    draw_block(right, layers, shortcut=_("1x1 conv"), title="Residual(c, c', use_1x1conv=True)", **common)
     fig.tight_layout()
     return fig
 
@@ -200,7 +208,7 @@ def draw_block_layers(branch, shortcut, after, title="", scale=0.45):
         title=title,
         branch_label="",
         sum_label="",
-        box_label="residual branch",
+        box_label=_("residual branch"),
         fontsize=8.5 if max(map(len, [*branch, shortcut or ""])) <= 18 else 7.5,
     )
     fig.subplots_adjust(left=0.02, right=0.98, top=1 - 0.35 / height, bottom=0.02)

@@ -12,6 +12,8 @@ import traceback
 
 import matplotlib.pyplot as plt
 
+from ..i18n import _
+
 __all__ = [
     "show_images",
     "error_box",
@@ -60,7 +62,7 @@ def show_or_explain(callback, **values) -> None:
     try:
         result = callback(**values)
     except ValueError as e:
-        print(f"Cannot draw this: {e}")
+        print(_("Cannot draw this: {error}").format(error=e))
         return
     if isinstance(result, plt.Figure):
         display(result)
@@ -92,10 +94,10 @@ class Snapshot:
         self.panel = panel
         self.png = png
         self.html = html
-        self.text = text or (
-            f"<interactive panel ({type(panel).__name__}): run the notebook to use it; "
+        self.text = text or _(
+            "<interactive panel ({widget}): run the notebook to use it; "
             "its default view is saved as a picture>"
-        )
+        ).format(widget=type(panel).__name__)
 
     def __getattr__(self, name):
         if name.startswith("_"):  # keep IPython's display protocol (_repr_*_) our own
@@ -145,8 +147,10 @@ def with_snapshot(panel, *views) -> Snapshot:
             parts.append(view._repr_html_())
         else:
             raise TypeError(
-                f"with_snapshot takes matplotlib Figures and HTML (a str or an object with _repr_html_), "
-                f"got {type(view).__name__}"
+                _(
+                    "with_snapshot takes matplotlib Figures and HTML (a str or an object with _repr_html_), "
+                    "got {kind}"
+                ).format(kind=type(view).__name__)
             )
     return Snapshot(panel, png, "\n".join(parts) if parts else None)
 
