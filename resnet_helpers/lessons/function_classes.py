@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..i18n import _
 from ..training.experiment import KINDS, final_loss, smooth
 from .widgets import error_box, panel_output, show_or_explain, with_snapshot
 
@@ -66,11 +67,22 @@ def _van_der_corput(i: int) -> float:
     return value
 
 
+def _family_label(family: str) -> str:
+    """A family's name as the reader sees it (the code compares the English `FAMILIES`)."""
+    return {"nested": _("nested"), "non-nested": _("non-nested")}.get(family, family)
+
+
 def _check(k, family: str) -> None:
     if family not in FAMILIES:
-        raise ValueError(f"family must be one of {list(FAMILIES)}, got {family!r}.")
+        raise ValueError(
+            _("family must be one of {families}, got {family!r}.").format(
+                families=list(FAMILIES), family=family
+            )
+        )
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
-        raise ValueError(f"the class size k (number of knots) must be an integer >= 0, got {k!r}.")
+        raise ValueError(
+            _("the class size k (number of knots) must be an integer >= 0, got {k!r}.").format(k=k)
+        )
 
 
 def knots(k: int, family: str) -> np.ndarray:
@@ -127,7 +139,11 @@ def class_regions(distances, family: str) -> list[tuple[tuple[float, float], flo
     _check(0, family)
     d = np.asarray(distances, dtype=float)
     if d.ndim != 1 or not len(d) or (d < 0).any():
-        raise ValueError(f"distances must be a non-empty list of distances >= 0, got {distances!r}.")
+        raise ValueError(
+            _("distances must be a non-empty list of distances >= 0, got {distances!r}.").format(
+                distances=distances
+            )
+        )
     # radii grow by at least as much as the distance falls: then a nested circle holds the one before
     step = max(0.4 * d.max(), *(np.maximum(0, d[:-1] - d[1:]) if len(d) > 1 else [0]))
     circles = []
@@ -147,7 +163,9 @@ def function_class_regions(k_max: int = 4):
 
     _check(k_max, "nested")
     if k_max < 2:
-        raise ValueError(f"draw at least two classes to compare them; got k_max={k_max!r}.")
+        raise ValueError(
+            _("draw at least two classes to compare them; got k_max={k_max!r}.").format(k_max=k_max)
+        )
     table = distance_table(k_max).iloc[1:]  # F_1 .. F_k_max
     colors = plt.cm.viridis(np.linspace(0.05, 0.8, k_max))
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.8))
@@ -170,12 +188,19 @@ def function_class_regions(k_max: int = 4):
         ax.annotate("$f^*$", (0, 0), xytext=(9, -5), textcoords="offset points", fontsize=14, color="crimson")
         up = rises(d)
         note = (
-            f"$F_{{{up[0] + 1}}}$ is bigger than $F_{{{up[0]}}}$ but farther from $f^*$"
+            _("$F_{{{bigger}}}$ is bigger than $F_{{{smaller}}}$ but farther from $f^*$").format(
+                bigger=up[0] + 1, smaller=up[0]
+            )
             if up
-            else "every class at least as close to $f^*$ as the one before"
+            else _("every class at least as close to $f^*$ as the one before")
         )
-        ax.set_title(f"{family} function classes\n{note}", fontsize=11)
-        ax.legend(title="distance to $f^*$", fontsize=9, title_fontsize=9, loc="lower right", frameon=False)
+        ax.set_title(
+            _("{family} function classes\n{note}").format(family=_family_label(family), note=note),
+            fontsize=11,
+        )
+        ax.legend(
+            title=_("distance to $f^*$"), fontsize=9, title_fontsize=9, loc="lower right", frameon=False
+        )
         ax.set_aspect("equal")
         ax.axis("off")
     for ax in axes:  # the same scale in both panels
@@ -184,7 +209,7 @@ def function_class_regions(k_max: int = 4):
     fig.text(
         0.5,
         0.03,
-        "dot: the best fit in each class; dotted line: its RMS distance to f* (the table above)",
+        _("dot: the best fit in each class; dotted line: its RMS distance to f* (the table above)"),
         ha="center",
         fontsize=9,
         color="gray",
@@ -204,13 +229,15 @@ def function_class_figure(k: int, family: str = "non-nested", k_max: int = 16):
 
     _check(k, family)
     if k > k_max:
-        raise ValueError(f"k={k} is beyond the curve drawn (k_max={k_max}); pick k <= {k_max}.")
+        raise ValueError(
+            _("k={k} is beyond the curve drawn (k_max={k_max}); pick k <= {k_max}.").format(k=k, k_max=k_max)
+        )
     table = distance_table(k_max)
     color = {"nested": "tab:blue", "non-nested": "tab:orange"}
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
 
     fit = best_fit(k, family)
-    left.plot(GRID, fit["target"], color="black", lw=2, label="f* (the target)")
+    left.plot(GRID, fit["target"], color="black", lw=2, label=_("f* (the target)"))
     if k > 0:
         previous = best_fit(k - 1, family)
         left.plot(
@@ -218,27 +245,47 @@ def function_class_figure(k: int, family: str = "non-nested", k_max: int = 16):
             previous["fit"],
             "--",
             color="gray",
-            label=f"best in $F_{{{k - 1}}}$: {previous['distance']:.3f}",
+            label=_("best in $F_{{{k}}}$: {distance:.3f}").format(k=k - 1, distance=previous["distance"]),
         )
     left.plot(
-        GRID, fit["fit"], color=color[family], lw=2, label=f"best in $F_{{{k}}}$: {fit['distance']:.3f}"
+        GRID,
+        fit["fit"],
+        color=color[family],
+        lw=2,
+        label=_("best in $F_{{{k}}}$: {distance:.3f}").format(k=k, distance=fit["distance"]),
     )
     for c in fit["knots"]:
         left.axvline(c, color=color[family], lw=0.6, alpha=0.4)
-    left.set(title=f"{family} family, $F_{{{k}}}$: {k} knots (thin lines)", xlabel="x", ylabel="f(x)")
-    left.legend(fontsize=8, loc="lower right", title="RMS distance to f*", title_fontsize=8)
+    left.set(
+        title=_("{family} family, $F_{{{k}}}$: {k} knots (thin lines)").format(
+            family=_family_label(family), k=k
+        ),
+        xlabel="x",
+        ylabel="f(x)",
+    )
+    left.legend(fontsize=8, loc="lower right", title=_("RMS distance to f*"), title_fontsize=8)
 
     for name in FAMILIES:
         d = table[name]
         right.plot(
-            d.index, d.values, "o-", ms=3, color=color[name], label=name, lw=2.5 if name == family else 1
+            d.index,
+            d.values,
+            "o-",
+            ms=3,
+            color=color[name],
+            label=_family_label(name),
+            lw=2.5 if name == family else 1,
         )
         up = rises(d.values)
         if up:
             right.plot(up, d.values[up], "^", ms=9, mfc="none", color="red")
-    right.plot([], [], "^", ms=9, mfc="none", color="red", label="rise: $F_k$ farther from f* than $F_{k-1}$")
+    right.plot(
+        [], [], "^", ms=9, mfc="none", color="red", label=_("rise: $F_k$ farther from f* than $F_{k-1}$")
+    )
     right.plot(k, table[family][k], "o", ms=14, mfc="none", color="black")
-    right.set(title="distance of the best fit to f*", xlabel="k (knots in $F_k$)", ylabel="RMS distance")
+    right.set(
+        title=_("distance of the best fit to f*"), xlabel=_("k (knots in $F_k$)"), ylabel=_("RMS distance")
+    )
     right.legend(fontsize=8)
     fig.tight_layout()
     return fig
@@ -249,7 +296,7 @@ def _figure_or_message(callback, **values):
     try:
         return callback(**values)
     except ValueError as e:
-        return error_box(f"Cannot draw this: {e}")
+        return error_box(_("Cannot draw this: {error}").format(error=e))
 
 
 def function_class_panel(k_max: int = 16, k: int = 5, family: str = "non-nested"):
@@ -258,8 +305,10 @@ def function_class_panel(k_max: int = 16, k: int = 5, family: str = "non-nested"
     Returned with a static snapshot of its first view (`with_snapshot`); `.panel` is the widget."""
     import ipywidgets as widgets
 
-    k_slider = widgets.IntSlider(value=k, min=0, max=k_max, description="k (knots)")
-    menu = widgets.Dropdown(options=list(FAMILIES), value=family, description="family")
+    k_slider = widgets.IntSlider(value=k, min=0, max=k_max, description=_("k (knots)"))
+    menu = widgets.Dropdown(
+        options=[(_family_label(name), name) for name in FAMILIES], value=family, description=_("family")
+    )
     out = panel_output(
         lambda k, family: show_or_explain(function_class_figure, k=k, family=family, k_max=k_max),
         {"k": k_slider, "family": menu},
@@ -301,16 +350,17 @@ def degradation_figure(histories: dict):
     """Training loss against steps: plain networks left, residual networks right, one curve per depth."""
     import matplotlib.pyplot as plt
 
-    depths = sorted({depth for _, depth in histories})
+    depths = sorted({depth for _kind, depth in histories})
     colors = plt.cm.viridis([i / max(1, len(depths) - 1) * 0.85 for i in range(len(depths))])
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
+    titles = {"plain": _("plain networks"), "residual": _("residual networks")}
     for ax, kind in zip(axes, KINDS, strict=True):
         for depth, color in zip(depths, colors, strict=True):
             ax.plot(smooth(histories[kind, depth]), color=color, label=f"{kind}-{depth}")
-        ax.set(title=f"{kind} networks", xlabel="training step")
+        ax.set(title=titles.get(kind, kind), xlabel=_("training step"))
         ax.legend()
         ax.grid(alpha=0.3)
-    axes[0].set_ylabel("training loss (moving average)")
+    axes[0].set_ylabel(_("training loss (moving average)"))
     fig.tight_layout()
     return fig
 
@@ -319,19 +369,24 @@ def depth_curves_figure(histories: dict, depth: int):
     """The depth slider's callback: the plain and the residual training curve at one depth."""
     import matplotlib.pyplot as plt
 
-    trained = sorted({d for _, d in histories})
+    trained = sorted({d for _kind, d in histories})
     if depth not in trained:
-        raise ValueError(f"no network of depth {depth} was trained; trained depths: {trained}.")
+        raise ValueError(
+            _("no network of depth {depth} was trained; trained depths: {trained}.").format(
+                depth=depth, trained=trained
+            )
+        )
     fig, ax = plt.subplots(figsize=(6, 3.6))
     for kind, color in zip(KINDS, ("tab:red", "tab:blue"), strict=True):
         losses = histories[kind, depth]
         ax.plot(losses, color=color, alpha=0.2)
-        ax.plot(smooth(losses), color=color, label=f"{kind}-{depth}: last 10% {final_loss(losses):.3f}")
+        label = _("{net}: last 10% {loss:.3f}").format(net=f"{kind}-{depth}", loss=final_loss(losses))
+        ax.plot(smooth(losses), color=color, label=label)
     top = max(max(smooth(histories[kind, depth])) for kind in KINDS)  # the averages fit whole
     ax.set(
-        title=f"depth {depth}: same layers, with and without shortcuts",
-        xlabel="training step",
-        ylabel="training loss",
+        title=_("depth {depth}: same layers, with and without shortcuts").format(depth=depth),
+        xlabel=_("training step"),
+        ylabel=_("training loss"),
         ylim=(0, top * 1.05),
     )
     ax.legend()
@@ -346,8 +401,8 @@ def depth_panel(histories: dict):
     Returned with a static snapshot of its first view (the deepest pair); `.panel` is the widget."""
     import ipywidgets as widgets
 
-    depths = sorted({d for _, d in histories})
-    slider = widgets.SelectionSlider(options=depths, value=depths[-1], description="depth")
+    depths = sorted({d for _kind, d in histories})
+    slider = widgets.SelectionSlider(options=depths, value=depths[-1], description=_("depth"))
     out = panel_output(
         lambda depth: show_or_explain(depth_curves_figure, histories=histories, depth=depth),
         {"depth": slider},

@@ -17,11 +17,13 @@ concatenation.
 from __future__ import annotations
 
 import html
+import unicodedata
 
 import torch
 from torch import nn
 
 from ..blocks import BLOCK_LABELS, BLOCKS, SHORTCUTS, check_positive_int
+from ..i18n import _
 from ..measure import count_params
 from ..models import PlainBlock
 from .widgets import error_box, panel_output, with_snapshot
@@ -65,11 +67,20 @@ def _num_channels(block: str, output_channels: int) -> int:
     expansion = BLOCKS[block].expansion
     if output_channels % expansion:
         lower = output_channels // expansion * expansion
-        choices = f"{lower} or {lower + expansion}" if lower else f"{expansion}"
+        choices = (
+            _("{lower} or {upper}").format(lower=lower, upper=lower + expansion) if lower else f"{expansion}"
+        )
         raise ValueError(
-            f"{BLOCKS[block].__name__}: the block outputs {expansion} x the width of its 3x3 "
-            f"convolution, so output channels must be a multiple of {expansion}, got {output_channels}. "
-            f"Fix: use output channels {choices}."
+            _(
+                "{cls}: the block outputs {expansion} x the width of its 3x3 "
+                "convolution, so output channels must be a multiple of {expansion}, got {output_channels}. "
+                "Fix: use output channels {choices}."
+            ).format(
+                cls=BLOCKS[block].__name__,
+                expansion=expansion,
+                output_channels=output_channels,
+                choices=choices,
+            )
         )
     return output_channels // expansion
 
@@ -123,11 +134,19 @@ def explore_block(
         result["shortcut"] = shortcut
     try:
         if block not in BLOCKS:
-            raise ValueError(f"block type must be one of {list(BLOCKS)}, got {block!r}.")
+            raise ValueError(
+                _("block type must be one of {blocks}, got {block!r}.").format(
+                    blocks=list(BLOCKS), block=block
+                )
+            )
         for name in ("input_channels", "output_channels", "strides", "size", "batch_size"):
             check_positive_int(name, result[name])
         if shortcut not in SHORTCUTS:
-            raise ValueError(f"shortcut must be one of {list(SHORTCUTS)}, got {shortcut!r}.")
+            raise ValueError(
+                _("shortcut must be one of {shortcuts}, got {shortcut!r}.").format(
+                    shortcuts=list(SHORTCUTS), shortcut=shortcut
+                )
+            )
         num_channels = _num_channels(block, output_channels)
         kwargs = {"groups": groups} if block == "resnext" else {}
         kwargs.update(use_1x1conv=use_1x1conv, strides=strides, shortcut=shortcut)
@@ -210,26 +229,43 @@ def compare_blocks(input_channels=256, output_channels=256, size=56, strides=1, 
     return rows
 
 
+def _width(text: str) -> int:
+    """Columns `text` takes in a monospace font: a Chinese character takes two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _pad(text: str, width: int, right: bool = False) -> str:
+    """`text` padded with spaces to `width` columns (`f"{text:<{width}}"`, or `>` with `right`)."""
+    gap = " " * max(0, width - _width(text))
+    return gap + text if right else text + gap
+
+
 def format_block_report(result: dict) -> str:
     """The explorer's answer as text: a heading, one line a layer, the totals (or the error)."""
     if result["error"]:
-        return f"Impossible combination: {result['error']}"
+        return _("Impossible combination: {error}").format(error=result["error"])
     rows = result["layers"]
-    w_layer = max(len("layer"), *(len(row["layer"]) for row in rows))
-    w_kind = max(len("kind"), *(len(row["kind"]) for row in rows))
+    head_layer, head_kind, head_shape, head_params = _("layer"), _("kind"), _("output shape"), _("params")
+    w_layer = max(_width(head_layer), *(len(row["layer"]) for row in rows))
+    w_kind = max(_width(head_kind), *(len(row["kind"]) for row in rows))
+    header = (
+        f"{_pad(head_layer, w_layer)}  {_pad(head_kind, w_kind)}  {_pad(head_shape, 18)} "
+        f"{_pad(head_params, 11, right=True)} {'FLOPs':>15}"
+    )
     lines = [
-        f"{result['class']}: input {result['input shape']} -> output {result['output shape']}",
+        _("{cls}: input {input_shape} -> output {output_shape}").format(
+            cls=result["class"], input_shape=result["input shape"], output_shape=result["output shape"]
+        ),
         "",
-        f"{'layer':<{w_layer}}  {'kind':<{w_kind}}  {'output shape':<18} {'params':>11} {'FLOPs':>15}",
+        header,
     ]
     for row in rows:
         lines.append(
             f"{row['layer']:<{w_layer}}  {row['kind']:<{w_kind}}  {str(row['output shape']):<18} "
             f"{row['params']:>11,} {row['flops']:>15,}"
         )
-    lines.append(
-        f"{'total':<{w_layer}}  {'':<{w_kind}}  {'':<18} {result['params']:>11,} {result['flops']:>15,}"
-    )
+    total = _pad(_("total"), w_layer)
+    lines.append(f"{total}  {'':<{w_kind}}  {'':<18} {result['params']:>11,} {result['flops']:>15,}")
     return "\n".join(lines)
 
 
@@ -238,9 +274,13 @@ def block_figure(result: dict, title: str | None = None):
     from .diagrams import draw_block_layers
 
     if result["error"]:
-        raise ValueError(f"nothing to draw: {result['error']}")
+        raise ValueError(_("nothing to draw: {error}").format(error=result["error"]))
     d = result["diagram"]
-    title = title or f"{result['class']}: {result['input shape'][1]} -> {result['output shape'][1]} channels"
+    title = title or _("{cls}: {input_channels} -> {output_channels} channels").format(
+        cls=result["class"],
+        input_channels=result["input shape"][1],
+        output_channels=result["output shape"][1],
+    )
     return draw_block_layers(d["branch"], d["shortcut"], d["after"], title=title)
 
 
@@ -272,35 +312,39 @@ def block_explorer_panel(**defaults):
     )
     unknown = set(defaults) - set(values)
     if unknown:
-        raise ValueError(f"block_explorer_panel: unknown controls {sorted(unknown)}; use {list(values)}.")
+        raise ValueError(
+            _("block_explorer_panel: unknown controls {unknown}; use {known}.").format(
+                unknown=sorted(unknown), known=list(values)
+            )
+        )
     values.update(defaults)
     style = {"description_width": "120px"}
     controls = {
         "block": widgets.ToggleButtons(
             options=[(label, key) for key, label in BLOCK_LABELS.items()],
             value=values["block"],
-            description="block type",
+            description=_("block type"),
             style=style,
         ),
         "input_channels": widgets.BoundedIntText(
-            value=values["input_channels"], min=1, max=4096, description="input channels", style=style
+            value=values["input_channels"], min=1, max=4096, description=_("input channels"), style=style
         ),
         "output_channels": widgets.BoundedIntText(
-            value=values["output_channels"], min=1, max=4096, description="output channels", style=style
+            value=values["output_channels"], min=1, max=4096, description=_("output channels"), style=style
         ),
         "strides": widgets.Dropdown(
-            options=[1, 2], value=values["strides"], description="stride", style=style
+            options=[1, 2], value=values["strides"], description=_("stride"), style=style
         ),
         "use_1x1conv": widgets.Checkbox(
-            value=values["use_1x1conv"], description="use_1x1conv (1x1 conv on the shortcut)", indent=False
+            value=values["use_1x1conv"], description=_("use_1x1conv (1x1 conv on the shortcut)"), indent=False
         ),
         "size": widgets.IntSlider(
-            value=values["size"], min=1, max=224, description="image size", style=style
+            value=values["size"], min=1, max=224, description=_("image size"), style=style
         ),
         "groups": widgets.Dropdown(
             options=[1, 2, 4, 8, 16, 32, 64],
             value=values["groups"],
-            description="ResNeXt groups",
+            description=_("ResNeXt groups"),
             style=style,
         ),
     }
@@ -389,7 +433,7 @@ class Paths(nn.Module):
     def __init__(self, *paths: nn.Module, merge: str = "cat", after: nn.Module | None = None):
         super().__init__()
         if merge not in ("cat", "add"):
-            raise ValueError(f"merge must be 'cat' or 'add', got {merge!r}.")
+            raise ValueError(_("merge must be 'cat' or 'add', got {merge!r}.").format(merge=merge))
         self.paths = nn.ModuleList(paths)
         self.merge = merge
         self.after = after if after is not None else nn.Identity()

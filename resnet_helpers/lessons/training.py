@@ -15,6 +15,7 @@ import matplotlib.pyplot as plt
 import torch
 from torch import nn
 
+from ..i18n import _
 from ..models import build_resnet
 from ..profiles import choose_precision, synchronize
 from ..training.device_data import DeviceData
@@ -34,6 +35,17 @@ __all__ = [
 # --------------------------------------------------------------- where a step's time goes
 
 PHASES = ("loading and resizing", "moving to the device", "forward and backward (+ SGD step)", "the rest")
+
+
+def _phase_label(phase: str) -> str:
+    """A phase's name as the figure shows it (the result keeps the English `PHASES`)."""
+    labels = {
+        "loading and resizing": _("loading and resizing"),
+        "moving to the device": _("moving to the device"),
+        "forward and backward (+ SGD step)": _("forward and backward (+ SGD step)"),
+        "the rest": _("the rest"),
+    }
+    return labels.get(phase, phase)
 
 
 class _Laps:
@@ -58,9 +70,11 @@ def _d2l_step(batches, net, optimizer, device, settings):
     laps.lap()
     if X.shape[0] != settings.batch_size or X.shape[-1] != settings.resolution:
         raise ValueError(
-            f"the course's batches are {tuple(X.shape)}, ours ({settings.batch_size}, 1, "
-            f"{settings.resolution}, {settings.resolution}): make the course's loader with "
-            f"batch_size={settings.batch_size}, resize={settings.resolution}."
+            _(
+                "the course's batches are {shape}, ours ({batch_size}, 1, "
+                "{resolution}, {resolution}): make the course's loader with "
+                "batch_size={batch_size}, resize={resolution}."
+            ).format(shape=tuple(X.shape), batch_size=settings.batch_size, resolution=settings.resolution)
         )
     X, y = X.to(device), y.to(device)
     laps.lap()
@@ -104,8 +118,10 @@ def _turn(step, steps):
             seconds.append(step())
         except StopIteration:
             raise ValueError(
-                f"a pipeline ran out of batches after {done}; each round needs 1 + steps = {1 + steps} "
-                "batches of each: give fewer steps or more images."
+                _(
+                    "a pipeline ran out of batches after {done}; each round needs 1 + steps = {needed} "
+                    "batches of each: give fewer steps or more images."
+                ).format(done=done, needed=1 + steps)
             ) from None
     return seconds[1:]
 
@@ -173,23 +189,31 @@ def step_time_breakdown(
 def breakdown_figure(result: dict):
     """`step_time_breakdown`'s result as two stacked bars: each phase's median seconds per step."""
     sides = ("course", "ours")
-    labels = ["d2l: DataLoader + train_ch6 (fp32)", f"ours: DeviceData + trainer ({result['precision']})"]
+    labels = [
+        _("d2l: DataLoader + train_ch6 (fp32)"),
+        _("ours: DeviceData + trainer ({precision})").format(precision=result["precision"]),
+    ]
     colors = ["tab:orange", "tab:red", "tab:blue", "tab:gray"]
     fig, ax = plt.subplots(figsize=(8, 2.8), layout="constrained")
     left = [0.0, 0.0]
     for k, phase in enumerate(result["phases"]):
         widths = [result[side]["median"][k] for side in sides]
-        ax.barh(labels, widths, left=left, color=colors[k], label=phase)
+        ax.barh(labels, widths, left=left, color=colors[k], label=_phase_label(phase))
         left = [a + b for a, b in zip(left, widths, strict=True)]
     for row, side in enumerate(sides):
         low, high = result[side]["total_range"]
-        note = f"  {result[side]['total']:.2f} s per step ({low:.2f}-{high:.2f})"
+        note = "  " + _("{seconds:.2f} s per step ({low:.2f}-{high:.2f})").format(
+            seconds=result[side]["total"], low=low, high=high
+        )
         ax.text(left[row], row, note, va="center", fontsize=8)
     ax.invert_yaxis()
     ax.set_xlim(0, 1.45 * max(left))
-    ax.set_xlabel(f"seconds (median of {result['steps']} steps per phase)")
-    r = result["resolution"]
-    ax.set_title(f"Where one step of {result['batch_size']} images at {r}x{r} goes, on {result['device']}")
+    ax.set_xlabel(_("seconds (median of {steps} steps per phase)").format(steps=result["steps"]))
+    ax.set_title(
+        _("Where one step of {batch_size} images at {r}x{r} goes, on {device}").format(
+            batch_size=result["batch_size"], r=result["resolution"], device=result["device"]
+        )
+    )
     fig.legend(loc="outside lower center", ncol=len(result["phases"]), fontsize=8, frameon=False)
     return fig
 
@@ -208,8 +232,8 @@ def plot_confusion_matrix(pred, true, class_names, title: str | None = None):
     n = len(class_names)
     ax.set_xticks(range(n), class_names, rotation=45, ha="right")
     ax.set_yticks(range(n), class_names)
-    ax.set_xlabel("predicted class")
-    ax.set_ylabel("true class")
+    ax.set_xlabel(_("predicted class"))
+    ax.set_ylabel(_("true class"))
     threshold = counts.max().item() / 2
     for i in range(n):
         for j in range(n):
@@ -217,9 +241,9 @@ def plot_confusion_matrix(pred, true, class_names, title: str | None = None):
             if value:
                 color = "white" if value > threshold else "black"
                 ax.text(j, i, value, ha="center", va="center", fontsize=7, color=color)
-    fig.colorbar(image, ax=ax, label="test images")
+    fig.colorbar(image, ax=ax, label=_("test images"))
     accuracy = counts.diag().sum().item() / max(1, counts.sum().item())
-    ax.set_title(title or f"Confusion matrix (accuracy {accuracy:.3f})")
+    ax.set_title(title or _("Confusion matrix (accuracy {accuracy:.3f})").format(accuracy=accuracy))
     fig.tight_layout()
     return fig
 
@@ -232,6 +256,6 @@ def show_mistakes(images, pred, true, class_names, rows: int = 2, cols: int = 8)
         return None
     titles = [f"{class_names[true[i]]}\n→ {class_names[pred[i]]}" for i in wrong.tolist()]
     fig = show_images(torch.as_tensor(images).cpu()[wrong].numpy(), titles, rows=rows, cols=cols, scale=1.5)
-    fig.suptitle("Misclassified test images: true class → predicted class", fontsize=10)
+    fig.suptitle(_("Misclassified test images: true class → predicted class"), fontsize=10)
     fig.tight_layout()
     return fig

@@ -13,6 +13,7 @@ import time
 
 import torch
 
+from ..i18n import _
 from .recipes import RunSettings
 from .trainer import result_row
 
@@ -78,11 +79,11 @@ class CourseRun:
             from d2l import torch as d2l
 
             self.test_acc = float(d2l.evaluate_accuracy_gpu(self.net, self.test_iter))
-            self.sources["test acc"] = "d2l.evaluate_accuracy_gpu(net, test_iter) after the run"
+            self.sources["test acc"] = _("d2l.evaluate_accuracy_gpu(net, test_iter) after the run")
         else:
             self.test_acc = self._number(r"test acc ([\d.]+)")
-            self.sources["test acc"] = "train_ch6's printed line (give net and test_iter to measure it)"
-        self.sources["examples/sec"] = "train_ch6's printed line (its timer is not returned)"
+            self.sources["test acc"] = _("train_ch6's printed line (give net and test_iter to measure it)")
+        self.sources["examples/sec"] = _("train_ch6's printed line (its timer is not returned)")
 
     def _number(self, pattern: str) -> float:
         import re

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..i18n import _
 from ..measure import keep_modes
 
 __all__ = ["Evaluation", "evaluate", "tensor_batches", "predict"]
@@ -50,7 +51,7 @@ def evaluate(net: nn.Module, batches, autocast=None, keep_predictions: bool = Fa
                 if keep_predictions:
                     predictions.append(logits.argmax(dim=1))
     if count == 0:
-        raise ValueError("evaluate() got no batches: there is nothing to evaluate.")
+        raise ValueError(_("evaluate() got no batches: there is nothing to evaluate."))
     return Evaluation(
         loss=loss_sum.item() / count,
         accuracy=correct.item() / count,

@@ -24,6 +24,7 @@ from torch.nn import functional as F
 
 from ..blocks import check_positive_int
 from ..data import load_fashion_mnist
+from ..i18n import _
 from ..models import build_depth_net
 from ..profiles import choose_device
 from .device_data import to_input
@@ -130,7 +131,11 @@ def train_losses(
     only compute NaNs. They are returned as NaN, so the list always has `steps` entries.
     """
     if batch_size > len(X):
-        raise ValueError(f"batch_size={batch_size} is larger than the {len(X)} training images.")
+        raise ValueError(
+            _("batch_size={batch_size} is larger than the {n} training images.").format(
+                batch_size=batch_size, n=len(X)
+            )
+        )
     check_positive_int("steps", steps)
     net.to(X.device).train()
     optimizer = sgd(net, lr, momentum, weight_decay)
@@ -149,7 +154,7 @@ def train_losses(
         losses.append(loss.detach())
         bar.update(1)
         if step % 10 == 0 and not torch.isfinite(loss).item():
-            bar.set_postfix_str("loss is NaN: stopped")
+            bar.set_postfix_str(_("loss is NaN: stopped"))
             break
     bar.close()
     losses = torch.stack(losses).tolist()

@@ -25,6 +25,8 @@ from __future__ import annotations
 import html
 import time
 
+from ..i18n import _
+
 __all__ = ["progress_bar", "plot_history", "LivePlot"]
 
 _COLORS = {"success": "#5cb85c", "danger": "#d9534f", "": "#2196f3"}
@@ -82,7 +84,7 @@ def _notebook_class():
             d = dict(self.format_dict)
             plain = self.format_meter(**d)
             d["bar_format"] = (d["bar_format"] or "{l_bar}<bar/>{r_bar}").replace("{bar}", "<bar/>")
-            left, _, right = self.format_meter(**d).partition("<bar/>")
+            left, _bar, right = self.format_meter(**d).partition("<bar/>")
             return plain, left.rstrip("|"), right.lstrip("|")
 
         def _bundle(self, style: str = "") -> dict:
@@ -131,14 +133,14 @@ def plot_history(history: dict, epochs: int | None = None, ax=None, title: str |
     else:
         fig = ax.figure
     ax.cla()
-    ax.plot(history["epoch"], history["train_loss"], "-", label="train loss")
-    ax.plot(history["epoch"], history["train_acc"], "m--", label="train acc")
+    ax.plot(history["epoch"], history["train_loss"], "-", label=_("train loss"))
+    ax.plot(history["epoch"], history["train_acc"], "m--", label=_("train acc"))
     # clip_on=False: the last epoch's marker sits on the frame's right edge; draw all of it
-    test = {"marker": "o", "ms": 3, "label": "test acc", "clip_on": False}
+    test = {"marker": "o", "ms": 3, "label": _("test acc"), "clip_on": False}
     ax.plot(history["test_epoch"], history["test_acc"], "g-.", **test)
     last = epochs or (history["test_epoch"][-1] if history["test_epoch"] else 1)
     ax.set_xlim(0, last)
-    ax.set_xlabel("epoch")
+    ax.set_xlabel(_("epoch"))
     ax.grid(True, alpha=0.3)
     ax.legend(loc="center right")
     if title:
