@@ -83,3 +83,19 @@ def test_resnet_lang_sets_the_language_at_import(monkeypatch, english):
         monkeypatch.delenv("RESNET_LANG")
         importlib.reload(i18n)
     assert i18n.language() == "en"
+
+
+def test_the_catalog_uses_the_chinese_editions_vocabulary():
+    """The retired variants of tests/test_zh_terms.py are retired in the helpers' Chinese too."""
+    import re
+
+    from test_zh_terms import RETIRED
+
+    found = [
+        (m.id, pattern, fix)
+        for m in catalog()
+        if m.id
+        for pattern, fix in RETIRED
+        if re.search(pattern, m.string)
+    ]
+    assert not found, f"retired terms in resnet_helpers.po: {found[:5]}"
