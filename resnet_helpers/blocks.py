@@ -31,6 +31,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .i18n import _
+
 __all__ = [
     "check_positive_int",
     "ResidualBlock",
@@ -49,7 +51,9 @@ __all__ = [
 def check_positive_int(name: str, value: object) -> None:
     """Raise ValueError unless `value` is a whole number of 1 or more (True and 2.0 are refused)."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+        raise ValueError(
+            _("{name} must be a positive integer, got {value!r}.").format(name=name, value=value)
+        )
 
 
 def check_shortcut(
@@ -60,20 +64,32 @@ def check_shortcut(
         return
     problems = []
     if input_channels != out_channels:
-        problems.append(f"the input has {input_channels} channels but the block outputs {out_channels}")
-    if strides != 1:
-        problems.append(f"strides={strides} makes the output {strides}x smaller than the input")
-    if problems:
-        raise ValueError(
-            f"{block}: the shortcut cannot be added because "
-            + " and ".join(problems)
-            + ". Fix: pass use_1x1conv=True so a 1x1 convolution reshapes the shortcut"
-            + (
-                f", or use input_channels == {out_channels} and strides=1."
-                if input_channels != out_channels
-                else ", or use strides=1."
+        problems.append(
+            _("the input has {input_channels} channels but the block outputs {out_channels}").format(
+                input_channels=input_channels, out_channels=out_channels
             )
         )
+    if strides != 1:
+        problems.append(
+            _("strides={strides} makes the output {strides}x smaller than the input").format(strides=strides)
+        )
+    if not problems:
+        return
+    if len(problems) == 2:
+        because = _("{first} and {second}").format(first=problems[0], second=problems[1])
+    else:
+        because = problems[0]
+    if input_channels != out_channels:
+        message = _(
+            "{block}: the shortcut cannot be added because {because}. Fix: pass use_1x1conv=True so a "
+            "1x1 convolution reshapes the shortcut, or use input_channels == {out_channels} and strides=1."
+        )
+    else:
+        message = _(
+            "{block}: the shortcut cannot be added because {because}. Fix: pass use_1x1conv=True so a "
+            "1x1 convolution reshapes the shortcut, or use strides=1."
+        )
+    raise ValueError(message.format(block=block, because=because, out_channels=out_channels))
 
 
 SHORTCUTS = ("projection", "zero_pad")
@@ -92,9 +108,11 @@ class ZeroPadShortcut(nn.Module):
         super().__init__()
         if out_channels < in_channels:
             raise ValueError(
-                f"a zero-padding shortcut (option A) can only add channels, but the input has "
-                f"{in_channels} channels and the block outputs {out_channels}. Fix: use the 1x1 convolution "
-                f"(use_1x1conv=True)."
+                _(
+                    "a zero-padding shortcut (option A) can only add channels, but the input has "
+                    "{in_channels} channels and the block outputs {out_channels}. Fix: use the 1x1 "
+                    "convolution (use_1x1conv=True)."
+                ).format(in_channels=in_channels, out_channels=out_channels)
             )
         self.in_channels, self.out_channels, self.stride = in_channels, out_channels, stride
 
@@ -125,7 +143,11 @@ class ResidualBlock(nn.Module):
         ]:
             check_positive_int(name, value)
         if shortcut not in SHORTCUTS:
-            raise ValueError(f"shortcut must be one of {list(SHORTCUTS)}, got {shortcut!r}.")
+            raise ValueError(
+                _("shortcut must be one of {choices}, got {shortcut!r}.").format(
+                    choices=list(SHORTCUTS), shortcut=shortcut
+                )
+            )
         out_channels = num_channels * self.expansion
         reshapes = input_channels != out_channels or strides != 1
         if shortcut == "zero_pad" and reshapes and not use_1x1conv:
@@ -318,14 +340,22 @@ class ResNeXt(Bottleneck):
         out_channels = self._validate(input_channels, num_channels, use_1x1conv, strides, shortcut)
         check_positive_int("groups", groups)
         if isinstance(bot_mul, bool) or not isinstance(bot_mul, (int, float)) or bot_mul <= 0:
-            raise ValueError(f"bot_mul must be a positive number, got {bot_mul!r}.")
+            raise ValueError(_("bot_mul must be a positive number, got {bot_mul!r}.").format(bot_mul=bot_mul))
         bot_channels = max(1, int(round(out_channels * bot_mul)))
         if bot_channels % groups:
             raise ValueError(
-                f"ResNeXt: the grouped 3x3 convolution has {bot_channels} channels "
-                f"(= {out_channels} output channels x bot_mul {bot_mul}), which {groups} groups cannot "
-                f"share equally. Fix: make groups a divisor of {bot_channels}, or the output channels "
-                f"a multiple of {_multiple(groups, bot_mul, self.expansion)}."
+                _(
+                    "ResNeXt: the grouped 3x3 convolution has {bot_channels} channels "
+                    "(= {out_channels} output channels x bot_mul {bot_mul}), which {groups} groups cannot "
+                    "share equally. Fix: make groups a divisor of {bot_channels}, or the output channels "
+                    "a multiple of {multiple}."
+                ).format(
+                    bot_channels=bot_channels,
+                    out_channels=out_channels,
+                    bot_mul=bot_mul,
+                    groups=groups,
+                    multiple=_multiple(groups, bot_mul, self.expansion),
+                )
             )
         self.groups, self.bot_mul = groups, bot_mul
         self._build(input_channels, bot_channels, out_channels, strides, use_1x1conv, groups)

@@ -45,6 +45,7 @@ import numpy as np
 import torch
 
 from resnet_helpers import data_sources
+from resnet_helpers.i18n import _
 
 __all__ = [
     "CLASS_NAMES",
@@ -89,26 +90,38 @@ DEBIAN_PACKAGE = "dataset-fashion-mnist"
 APT_TIMEOUT_S = 900  # for each apt-get command
 APT_LOCK_WAIT_S = 600  # how long apt-get waits for dpkg's lock held by another process
 
-_FILE_FIX = (
-    "or put the four files (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, "
-    "t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz) in a folder and set FASHION_MNIST_DIR "
-    "to it"
-)
-_NETWORK_FIX = (
-    "or connect to the internet; in mainland China set HF_ENDPOINT=https://hf-mirror.com and "
-    "FASHION_MNIST_SOURCE=hf,modelscope (the hub's files need `pip install pyarrow`; see docs/data.md)"
-)
-# the fixes a library call names (it never runs apt-get itself: see the module's docstring)
-FIXES = (
-    "Fixes: run `python -m resnet_helpers.data` (`make data`), which also installs Debian's "
-    f"{DEBIAN_PACKAGE} where apt-get is usable; or on Debian/Ubuntu "
-    f"`sudo apt-get install {DEBIAN_PACKAGE}`; {_FILE_FIX}; {_NETWORK_FIX}."
-)
-# the fixes the command line names, once it has tried apt-get and the download itself
-CLI_FIXES = (
-    f"Fixes: on Debian/Ubuntu `sudo apt-get install {DEBIAN_PACKAGE}`; {_FILE_FIX}; {_NETWORK_FIX}; "
-    "then run `python -m resnet_helpers.data` again."
-)
+
+# The fixes are functions, not constants, so that they speak the language set when they are shown.
+def _file_fix() -> str:
+    return _(
+        "or put the four files (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, "
+        "t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz) in a folder and set FASHION_MNIST_DIR "
+        "to it"
+    )
+
+
+def _network_fix() -> str:
+    return _(
+        "or connect to the internet; in mainland China set HF_ENDPOINT=https://hf-mirror.com and "
+        "FASHION_MNIST_SOURCE=hf,modelscope (the hub's files need `pip install pyarrow`; see docs/data.md)"
+    )
+
+
+def _fixes() -> str:
+    """The fixes a library call names (it never runs apt-get itself: see the module's docstring)."""
+    return _(
+        "Fixes: run `python -m resnet_helpers.data` (`make data`), which also installs Debian's "
+        "{package} where apt-get is usable; or on Debian/Ubuntu "
+        "`sudo apt-get install {package}`; {file_fix}; {network_fix}."
+    ).format(package=DEBIAN_PACKAGE, file_fix=_file_fix(), network_fix=_network_fix())
+
+
+def _cli_fixes() -> str:
+    """The fixes the command line names, once it has tried apt-get and the download itself."""
+    return _(
+        "Fixes: on Debian/Ubuntu `sudo apt-get install {package}`; {file_fix}; {network_fix}; "
+        "then run `python -m resnet_helpers.data` again."
+    ).format(package=DEBIAN_PACKAGE, file_fix=_file_fix(), network_fix=_network_fix())
 
 
 class DataError(RuntimeError):
@@ -170,23 +183,31 @@ def _check_md5(content: bytes, name: str, what: str, remedy: str = "") -> bytes:
     digest = hashlib.md5(content).hexdigest()
     if digest != FILES[name]:
         raise DataError(
-            f"{what} is corrupt or truncated: the MD5 of its content is "
-            f"{digest}, expected {FILES[name]} ({len(content):,} bytes read). {remedy}".strip()
+            _(
+                "{what} is corrupt or truncated: the MD5 of its content is "
+                "{digest}, expected {expected} ({size:,} bytes read). {remedy}"
+            )
+            .format(what=what, digest=digest, expected=FILES[name], size=len(content), remedy=remedy)
+            .strip()
         )
     return content
 
 
 def _read_verified(path: Path, name: str) -> bytes:
     """The decompressed bytes of `path`, checked against the published MD5."""
-    remedy = (
-        f"Delete or replace {path} (a good copy: `sudo apt-get install dataset-fashion-mnist`, "
+    remedy = _(
+        "Delete or replace {path} (a good copy: `sudo apt-get install dataset-fashion-mnist`, "
         "or let `python -m resnet_helpers.data` download it), then run `python -m resnet_helpers.data` again."
-    )
+    ).format(path=path)
     try:
         content = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
     except (OSError, EOFError, zlib.error) as e:
-        raise DataError(f"Fashion-MNIST file {path} is corrupt or truncated ({e}). {remedy}") from e
-    return _check_md5(content, name, f"Fashion-MNIST file {path}", remedy)
+        raise DataError(
+            _("Fashion-MNIST file {path} is corrupt or truncated ({error}). {remedy}").format(
+                path=path, error=e, remedy=remedy
+            )
+        ) from e
+    return _check_md5(content, name, _("Fashion-MNIST file {path}").format(path=path), remedy)
 
 
 def _write_new(raw: Path, name: str, content: bytes) -> None:
@@ -225,7 +246,7 @@ def _run(command: list[str], timeout: float = APT_TIMEOUT_S) -> subprocess.Compl
 
 def _last_line(result: subprocess.CompletedProcess) -> str:
     lines = [line for line in result.stdout.splitlines() if line.strip()]
-    return _one_line(lines[-1]) if lines else "no output"
+    return _one_line(lines[-1]) if lines else _("no output")
 
 
 def _apt_reason(result: subprocess.CompletedProcess) -> str:
@@ -233,28 +254,28 @@ def _apt_reason(result: subprocess.CompletedProcess) -> str:
     errors = [_one_line(line) for line in result.stdout.splitlines() if line.startswith("E:")]
     if any("lock" in line for line in errors):
         holder = next((line for line in errors if "held by" in line), errors[0])
-        return (
-            f"another process held dpkg's lock for more than {APT_LOCK_WAIT_S} s ({holder}); "
+        return _(
+            "another process held dpkg's lock for more than {seconds} s ({holder}); "
             "a fresh machine often runs unattended upgrades at boot: wait for them to finish"
-        )
+        ).format(seconds=APT_LOCK_WAIT_S, holder=holder)
     return errors[-1] if errors else _last_line(result)
 
 
 def _apt_get_prefix() -> tuple[list[str] | None, str]:
     """(the prefix that runs apt-get as root, how) where apt-get is usable, else (None, why not)."""
     if shutil.which("apt-get") is None:
-        return None, "skipped: no apt-get here (not Debian/Ubuntu)"
+        return None, _("skipped: no apt-get here (not Debian/Ubuntu)")
     if getattr(os, "geteuid", lambda: -1)() == 0:
-        return [], "as root"
+        return [], _("as root")
     if shutil.which("sudo") is None:
-        return None, "skipped: not root, and no sudo"
+        return None, _("skipped: not root, and no sudo")
     try:
         sudo_ok = _run(["sudo", "-n", "true"], timeout=30).returncode == 0
     except (OSError, subprocess.SubprocessError):
         sudo_ok = False
     if not sudo_ok:
-        return None, "skipped: not root, and sudo asks for a password (`sudo -n true` failed)"
-    return ["sudo", "-n", "env", "DEBIAN_FRONTEND=noninteractive"], "through sudo"
+        return None, _("skipped: not root, and sudo asks for a password (`sudo -n true` failed)")
+    return ["sudo", "-n", "env", "DEBIAN_FRONTEND=noninteractive"], _("through sudo")
 
 
 def _apt_get_install() -> str | None:
@@ -264,7 +285,12 @@ def _apt_get_install() -> str | None:
     if prefix is None:
         return how
     shown = ("sudo " if prefix else "") + f"apt-get install -y {DEBIAN_PACKAGE}"
-    print(f"Fashion-MNIST not found: installing Debian's {DEBIAN_PACKAGE} ({shown}, {how})", flush=True)
+    print(
+        _("Fashion-MNIST not found: installing Debian's {package} ({command}, {how})").format(
+            package=DEBIAN_PACKAGE, command=shown, how=how
+        ),
+        flush=True,
+    )
     update = None
     try:
         known = shutil.which("apt-cache") and _run(["apt-cache", "show", DEBIAN_PACKAGE]).returncode == 0
@@ -273,26 +299,39 @@ def _apt_get_install() -> str | None:
             update = _run([*prefix, "apt-get", *wait, "update", "-q"])
         result = _run([*prefix, "apt-get", *wait, "install", "-y", "-q", DEBIAN_PACKAGE])
     except subprocess.TimeoutExpired as e:
-        return f"failed: `{' '.join(e.cmd)}` did not finish within {APT_TIMEOUT_S} s"
+        return _("failed: `{command}` did not finish within {seconds} s").format(
+            command=" ".join(e.cmd), seconds=APT_TIMEOUT_S
+        )
     except OSError as e:
-        return f"failed: {type(e).__name__}: {e}"
+        return _("failed: {error_type}: {error}").format(error_type=type(e).__name__, error=e)
     if result.returncode != 0:
-        why = f"failed (exit status {result.returncode}): {_apt_reason(result)}"
+        why = _("failed (exit status {code}): {reason}").format(
+            code=result.returncode, reason=_apt_reason(result)
+        )
         if update is not None and update.returncode != 0:
-            why += f"; the `apt-get update` before it failed too: {_apt_reason(update)}"
+            why += _("; the `apt-get update` before it failed too: {reason}").format(
+                reason=_apt_reason(update)
+            )
         return why
     if not _has_all(DEBIAN_DIR):
-        return f"apt-get installed {DEBIAN_PACKAGE}, but {DEBIAN_DIR} lacks some of the four files"
+        return _("apt-get installed {package}, but {folder} lacks some of the four files").format(
+            package=DEBIAN_PACKAGE, folder=DEBIAN_DIR
+        )
     return None
 
 
 def _download(source: str, root: Path) -> Path:
     """Download the four files from `source` (a name in data_sources.SOURCES), verify them by
     MD5 and write them into torchvision's cache `<root>/FashionMNIST/raw`; that folder."""
-    print(f"Fashion-MNIST: downloading from {source} ({data_sources.describe(source)})", flush=True)
+    print(
+        _("Fashion-MNIST: downloading from {source} ({where})").format(
+            source=source, where=data_sources.describe(source)
+        ),
+        flush=True,
+    )
     contents = data_sources.fetch(source)
     for name in FILES:  # all four verified before anything is written
-        _check_md5(contents[name], name, f"{name} from {source}")
+        _check_md5(contents[name], name, _("{name} from {source}").format(name=name, source=source))
     raw = root / "FashionMNIST" / "raw"
     raw.mkdir(parents=True, exist_ok=True)
     for name in FILES:
@@ -309,7 +348,12 @@ def find_fashion_mnist(download: bool = True, apt_get: bool = False) -> Path:
     fails: a DataError that names every place and source tried, why each failed, and the fixes.
     """
     env = os.environ.get("FASHION_MNIST_DIR")
-    tried = [] if env else ["FASHION_MNIST_DIR: not set"]
+    tried = [] if env else [_("FASHION_MNIST_DIR: not set")]
+    places = {  # candidate_dirs' descriptions, in the reader's language
+        "project cache": _("project cache"),
+        "d2l cache (../data)": _("d2l cache (../data)"),
+        "Debian dataset-fashion-mnist": _("Debian dataset-fashion-mnist"),
+    }
     for description, folder in candidate_dirs():
         found = [_file_in(folder, name) for name in FILES]
         if all(found):
@@ -317,18 +361,26 @@ def find_fashion_mnist(download: bool = True, apt_get: bool = False) -> Path:
         if description == "FASHION_MNIST_DIR":
             missing = [n for n, f in zip(FILES, found, strict=True) if f is None]
             raise DataError(
-                f"FASHION_MNIST_DIR={folder} lacks {', '.join(m + '.gz' for m in missing)}. "
-                "Put the four files there or unset FASHION_MNIST_DIR."
+                _(
+                    "FASHION_MNIST_DIR={folder} lacks {missing}. "
+                    "Put the four files there or unset FASHION_MNIST_DIR."
+                ).format(folder=folder, missing=", ".join(m + ".gz" for m in missing))
             )
-        tried.append(f"{description}: {folder}")
+        tried.append(
+            _("{place}: {outcome}").format(place=places.get(description, description), outcome=folder)
+        )
     apt = f"apt-get install {DEBIAN_PACKAGE}"
     if apt_get:
         why_not = _apt_get_install()
         if why_not is None:
             return DEBIAN_DIR
-        tried.append(f"{apt}: {why_not}")
+        tried.append(_("{place}: {outcome}").format(place=apt, outcome=why_not))
     else:
-        tried.append(f"{apt}: not run by library calls (`python -m resnet_helpers.data` runs it)")
+        tried.append(
+            _("{command}: not run by library calls (`python -m resnet_helpers.data` runs it)").format(
+                command=apt
+            )
+        )
     root = default_root()
     if download:
         try:
@@ -339,11 +391,19 @@ def find_fashion_mnist(download: bool = True, apt_get: bool = False) -> Path:
             try:
                 return _download(source, root)
             except (data_sources.SourceError, DataError, OSError) as e:
-                tried.append(f"download from {source} ({data_sources.describe(source)}): {_one_line(e)}")
+                tried.append(
+                    _("download from {source} ({where}): {error}").format(
+                        source=source, where=data_sources.describe(source), error=_one_line(e)
+                    )
+                )
     else:
-        tried.append("download: not tried (download=False)")
-    fixes = CLI_FIXES if apt_get else FIXES
-    raise DataError("Fashion-MNIST not found. Tried, in order:\n  " + "\n  ".join(tried) + f"\n{fixes}")
+        tried.append(_("download: not tried (download=False)"))
+    fixes = _cli_fixes() if apt_get else _fixes()
+    raise DataError(
+        _("Fashion-MNIST not found. Tried, in order:\n  {tried}\n{fixes}").format(
+            tried="\n  ".join(tried), fixes=fixes
+        )
+    )
 
 
 def _parse_idx(content: bytes, name: str) -> torch.Tensor:
@@ -369,7 +429,9 @@ def load_fashion_mnist(folder: str | Path | None = None, download: bool = True) 
         for name in FILES:
             path = _file_in(folder, name)
             if path is None:
-                raise DataError(f"{folder} lacks {name}.gz. " + FIXES)
+                raise DataError(
+                    _("{folder} lacks {name}.gz. {fixes}").format(folder=folder, name=name, fixes=_fixes())
+                )
             tensors[name] = _parse_idx(_read_verified(path, name), name)
         # FILES lists train images, train labels, test images, test labels: the fields' order
         _CACHE[key] = FashionMNIST(*tensors.values(), source=folder)
@@ -391,9 +453,11 @@ def seed_torchvision_cache(root: str | Path | None = None, source: str | Path | 
         found = _file_in(source, name)
         if found is None:
             raise DataError(
-                f"{source} has no {name} (nor {name}.gz), so the torchvision cache cannot be seeded from "
-                f"it. Fix: copy the four Fashion-MNIST files ({', '.join(FILES)}) into that folder, or "
-                "call seed_torchvision_cache() without `source` to use the data found on this machine."
+                _(
+                    "{source} has no {name} (nor {name}.gz), so the torchvision cache cannot be seeded from "
+                    "it. Fix: copy the four Fashion-MNIST files ({files}) into that folder, or "
+                    "call seed_torchvision_cache() without `source` to use the data found on this machine."
+                ).format(source=source, name=name, files=", ".join(FILES))
             )
         _write_new(raw, name, _read_verified(found, name))
     return raw
@@ -408,10 +472,11 @@ def prepare(root: str | Path | None = None) -> Path:
     data = load_fashion_mnist(source)
     raw = seed_torchvision_cache(root, source)
     print(
-        f"Fashion-MNIST verified (MD5) from {source}: {len(data.train_labels):,} training and "
-        f"{len(data.test_labels):,} test images"
+        _("Fashion-MNIST verified (MD5) from {source}: {train:,} training and {test:,} test images").format(
+            source=source, train=len(data.train_labels), test=len(data.test_labels)
+        )
     )
-    print(f"torchvision/d2l cache ready: {raw}")
+    print(_("torchvision/d2l cache ready: {folder}").format(folder=raw))
     return raw
 
 
@@ -432,8 +497,10 @@ def main(argv=None) -> int:
         return 1
     except OSError as e:  # a root that is a file, or where no folder can be made: one line, no traceback
         why = f"{e.strerror}: {e.filename}" if e.filename else str(e)
-        message = f"cannot use {args.root or default_root()} as the data root ({why})"
-        print(f"error: {message}; choose a folder you can write to", file=sys.stderr)
+        message = _("cannot use {root} as the data root ({why}); choose a folder you can write to").format(
+            root=args.root or default_root(), why=why
+        )
+        print(f"error: {message}", file=sys.stderr)
         return 1
     return 0
 

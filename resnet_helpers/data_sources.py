@@ -29,6 +29,8 @@ import zlib
 
 import numpy as np
 
+from .i18n import _
+
 __all__ = ["SOURCES", "DEFAULT_ORDER", "SourceError", "source_order", "describe", "fetch"]
 
 SOURCES = ("torchvision", "hf", "modelscope")
@@ -55,10 +57,14 @@ def source_order() -> list[str]:
     names = [name.strip().lower() for name in raw.split(",") if name.strip()]
     unknown = [name for name in names if name not in SOURCES]
     if unknown or not names:
-        what = f"an unknown source ({', '.join(unknown)})" if unknown else "no source"
+        what = (
+            _("an unknown source ({names})").format(names=", ".join(unknown)) if unknown else _("no source")
+        )
         raise ValueError(
-            f"FASHION_MNIST_SOURCE={raw!r} names {what}. Fix: a comma-separated list of "
-            f"{', '.join(SOURCES)}, e.g. FASHION_MNIST_SOURCE=hf,torchvision (or unset it for that order)"
+            _(
+                "FASHION_MNIST_SOURCE={raw!r} names {what}. Fix: a comma-separated list of "
+                "{sources}, e.g. FASHION_MNIST_SOURCE=hf,torchvision (or unset it for that order)"
+            ).format(raw=raw, what=what, sources=", ".join(SOURCES))
         )
     return names
 
@@ -66,7 +72,7 @@ def source_order() -> list[str]:
 def describe(name: str) -> str:
     """Where a source downloads from, for messages."""
     if name == "torchvision":
-        return " or ".join(_idx_folders())
+        return _(" or ").join(_idx_folders())
     if name == "hf":
         return f"{_hf_endpoint()}/datasets/{HF_DATASET}"
     return f"{_modelscope_host()}/datasets/{MODELSCOPE_DATASET}"
@@ -93,7 +99,11 @@ def fetch(name: str) -> dict[str, bytes]:
         return _from_parquet(
             {split: [f"{api}fashion_mnist/{split}-00000-of-00001.parquet"] for split in IDX_NAMES}
         )
-    raise ValueError(f"unknown Fashion-MNIST source {name!r}; the sources are {', '.join(SOURCES)}")
+    raise ValueError(
+        _("unknown Fashion-MNIST source {name!r}; the sources are {sources}").format(
+            name=name, sources=", ".join(SOURCES)
+        )
+    )
 
 
 # --- where each source is --------------------------------------------------------------------
@@ -150,7 +160,9 @@ def _from_idx_folders(folders: list[str]) -> dict[str, bytes]:
         try:
             contents[name] = gzip.decompress(packed)
         except (OSError, EOFError, zlib.error) as e:
-            raise SourceError(f"{name}.gz is not a readable gzip file ({e})") from e
+            raise SourceError(
+                _("{name}.gz is not a readable gzip file ({error})").format(name=name, error=e)
+            ) from e
     return contents
 
 
@@ -159,7 +171,7 @@ def _from_parquet(urls: dict[str, list[str]]) -> dict[str, bytes]:
         import pyarrow.parquet as pq
     except ImportError as e:
         raise SourceError(
-            "this source's parquet files need pyarrow, which is not installed (fix: `pip install pyarrow`)"
+            _("this source's parquet files need pyarrow, which is not installed (fix: `pip install pyarrow`)")
         ) from e
     contents = {}
     for split, (images_name, labels_name) in IDX_NAMES.items():
@@ -170,7 +182,9 @@ def _from_parquet(urls: dict[str, list[str]]) -> dict[str, bytes]:
             labels = np.asarray(table.column("label").to_pylist(), dtype=np.uint8)
         except Exception as e:  # noqa: BLE001 - whatever is wrong with the file, the source failed
             raise SourceError(
-                f"the {split} parquet file is not Fashion-MNIST's ({type(e).__name__}: {e})"
+                _("the {split} parquet file is not Fashion-MNIST's ({error_type}: {error})").format(
+                    split=split, error_type=type(e).__name__, error=e
+                )
             ) from e
         contents[images_name] = idx_images(images)
         contents[labels_name] = idx_labels(labels)
@@ -183,7 +197,11 @@ def _decode_png(data: bytes) -> np.ndarray:
     with Image.open(io.BytesIO(data)) as image:
         array = np.asarray(image.convert("L"), dtype=np.uint8)
     if array.shape != (28, 28):
-        raise ValueError(f"an image of {array.shape[1]}x{array.shape[0]} pixels, not 28x28")
+        raise ValueError(
+            _("an image of {width}x{height} pixels, not 28x28").format(
+                width=array.shape[1], height=array.shape[0]
+            )
+        )
     return array
 
 

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from .blocks import BLOCKS, SHORTCUTS, PreActResidual, Residual, ResidualBlock, check_positive_int
+from .i18n import _
 
 __all__ = [
     "resnet_block",
@@ -51,7 +52,7 @@ def make_stage(block, input_channels, num_channels, num_blocks, strides=1, short
     projection = shortcut == "projection" and (strides != 1 or input_channels != out_channels)
     # the block checks `shortcut`, and with "zero_pad" pads where the shape changes
     blocks = [block(input_channels, num_channels, use_1x1conv=projection, strides=strides, shortcut=shortcut)]
-    blocks += [block(out_channels, num_channels) for _ in range(num_blocks - 1)]
+    blocks += [block(out_channels, num_channels) for _block in range(num_blocks - 1)]
     return blocks
 
 
@@ -64,13 +65,15 @@ def resnet_block(input_channels, num_channels, num_residuals, first_block=False)
     """
     if first_block and input_channels != num_channels:
         raise ValueError(
-            f"resnet_block(first_block=True) keeps the channels, but input_channels="
-            f"{input_channels} and num_channels={num_channels} differ. Fix: pass "
-            f"input_channels={num_channels}, or first_block=False to add a 1x1 convolution."
+            _(
+                "resnet_block(first_block=True) keeps the channels, but input_channels="
+                "{input_channels} and num_channels={num_channels} differ. Fix: pass "
+                "input_channels={num_channels}, or first_block=False to add a 1x1 convolution."
+            ).format(input_channels=input_channels, num_channels=num_channels)
         )
     check_positive_int("num_residuals", num_residuals)
     if first_block:
-        return [Residual(num_channels, num_channels) for _ in range(num_residuals)]
+        return [Residual(num_channels, num_channels) for _block in range(num_residuals)]
     # Not the first stage: the first block always halves the image, so it always needs
     # the 1x1 convolution, exactly as in the book.
     return make_stage(Residual, input_channels, num_channels, num_residuals, strides=2)
@@ -106,21 +109,37 @@ class ResNetConfig:
         object.__setattr__(self, "blocks", tuple(self.blocks))
         object.__setattr__(self, "channels", tuple(self.channels))
         if not self.blocks:
-            raise ValueError("blocks must name at least one stage, e.g. blocks=(2, 2, 2, 2).")
+            raise ValueError(_("blocks must name at least one stage, e.g. blocks=(2, 2, 2, 2)."))
         if len(self.blocks) != len(self.channels):
             raise ValueError(
-                f"blocks has {len(self.blocks)} stages but channels has {len(self.channels)}: "
-                f"give one channel count per stage, e.g. channels={(64, 128, 256, 512)[: len(self.blocks)]}."
+                _(
+                    "blocks has {stages} stages but channels has {channel_counts}: "
+                    "give one channel count per stage, e.g. channels={example}."
+                ).format(
+                    stages=len(self.blocks),
+                    channel_counts=len(self.channels),
+                    example=(64, 128, 256, 512)[: len(self.blocks)],
+                )
             )
         for name, values in [("blocks", self.blocks), ("channels", self.channels)]:
             for i, value in enumerate(values):
-                check_positive_int(f"{name}[{i}] of {values}", value)
+                check_positive_int(_("{name}[{i}] of {values}").format(name=name, i=i, values=values), value)
         if self.block not in BLOCKS:
-            raise ValueError(f"block must be one of {sorted(BLOCKS)}, got {self.block!r}.")
+            raise ValueError(
+                _("block must be one of {choices}, got {block!r}.").format(
+                    choices=sorted(BLOCKS), block=self.block
+                )
+            )
         if self.stem not in STEMS:
-            raise ValueError(f"stem must be one of {list(STEMS)}, got {self.stem!r}.")
+            raise ValueError(
+                _("stem must be one of {choices}, got {stem!r}.").format(choices=list(STEMS), stem=self.stem)
+            )
         if self.shortcut not in SHORTCUTS:
-            raise ValueError(f"shortcut must be one of {list(SHORTCUTS)}, got {self.shortcut!r}.")
+            raise ValueError(
+                _("shortcut must be one of {choices}, got {shortcut!r}.").format(
+                    choices=list(SHORTCUTS), shortcut=self.shortcut
+                )
+            )
         for name in ("in_channels", "num_classes", "stem_channels"):
             check_positive_int(name, getattr(self, name))
 
@@ -273,13 +292,16 @@ def build_resnet(name_or_config="resnet18", in_channels=None, num_classes=None, 
         key = name_or_config.lower().replace("-", "").replace("_", "")
         if key not in PRESETS:
             raise ValueError(
-                f"unknown ResNet preset {name_or_config!r}; choose one of {list(PRESETS)} "
-                "or pass a ResNetConfig."
+                _("unknown ResNet preset {name!r}; choose one of {choices} or pass a ResNetConfig.").format(
+                    name=name_or_config, choices=list(PRESETS)
+                )
             )
         config = PRESETS[key]
     else:
         raise TypeError(
-            f"build_resnet takes a preset name or a ResNetConfig, got {type(name_or_config).__name__}."
+            _("build_resnet takes a preset name or a ResNetConfig, got {type_name}.").format(
+                type_name=type(name_or_config).__name__
+            )
         )
     given = {"in_channels": in_channels, "num_classes": num_classes}
     changes.update({name: value for name, value in given.items() if value is not None})
@@ -311,7 +333,11 @@ class PlainBlock(nn.Sequential):
     @classmethod
     def from_residual(cls, block: nn.Module) -> PlainBlock:
         if not isinstance(block, ResidualBlock):
-            raise TypeError(f"PlainBlock.from_residual takes a residual block, got {type(block).__name__}.")
+            raise TypeError(
+                _("PlainBlock.from_residual takes a residual block, got {type_name}.").format(
+                    type_name=type(block).__name__
+                )
+            )
         return cls(*block.branch_layers(), *([nn.ReLU()] if block.post_activation else []))
 
 
@@ -335,13 +361,17 @@ def depth_config(
     option A: `depth_config(...).replace(shortcut="zero_pad")`.
     """
     if block not in BLOCKS:
-        raise ValueError(f"block must be one of {sorted(BLOCKS)}, got {block!r}.")
+        raise ValueError(
+            _("block must be one of {choices}, got {block!r}.").format(choices=sorted(BLOCKS), block=block)
+        )
     per_stage = 3 * ResNetConfig(block=block).convs_per_block
     n, remainder = divmod(depth - 2, per_stage) if isinstance(depth, int) else (0, 0)
     if isinstance(depth, bool) or not isinstance(depth, int) or n < 1 or remainder:
         raise ValueError(
-            f"a 3-stage network of {block!r} blocks has {per_stage}n + 2 weight layers; "
-            f"depth={depth!r} is not one of them. Try one of {valid_depths(block)}, ..."
+            _(
+                "a 3-stage network of {block!r} blocks has {per_stage}n + 2 weight layers; "
+                "depth={depth!r} is not one of them. Try one of {depths}, ..."
+            ).format(block=block, per_stage=per_stage, depth=depth, depths=valid_depths(block))
         )
     return ResNetConfig(
         blocks=(n, n, n),
@@ -393,7 +423,7 @@ def add_blocks(net: ResNet, per_stage: int = 1, plain: bool = False) -> ResNet:
     block = BLOCKS[net.config.block]
     p = next(net.parameters())
     for stage, width in zip(deeper.stages, net.config.channels, strict=True):
-        for _ in range(per_stage):
+        for _block in range(per_stage):
             new = block(width * block.expansion, width)
             new = PlainBlock.from_residual(new) if plain else new.zero_init_last()
             stage.append(new.to(device=p.device, dtype=p.dtype).train(net.training))

@@ -28,6 +28,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from .i18n import _
+
 __all__ = [
     "ENV_MARKERS",
     "PATH_MARKERS",
@@ -94,41 +96,55 @@ def work_dir(name: str | None = None) -> Path:
         return PATH_MARKERS[name]
     if name == "local":
         return Path.cwd()
-    raise ValueError(f"unknown platform {name!r}; choose one of {', '.join(PLATFORMS)}")
+    raise _unknown_platform(name)
 
 
-_ABOUT = {
-    "colab": (
-        "Colab",
-        "a T4 (Runtime > Change runtime type > T4 GPU)",
-        "files in /content are lost when the runtime disconnects; checkpoint_dir(mount_drive=True) "
-        "keeps checkpoints on Google Drive",
-    ),
-    "kaggle": (
-        "Kaggle",
-        "two T4s or a P100 (Settings > Accelerator; turn Internet on to install)",
-        "/kaggle/working is kept as the notebook's output when you save a version",
-    ),
-    "studiolab": (
-        "SageMaker Studio Lab",
-        "a T4 (start the runtime with GPU)",
-        "your home folder is kept between sessions",
-    ),
-    "modelscope": (
-        "ModelScope",
-        "the free GPU instance (an A10) of ModelScope's notebook",
-        "only /mnt/workspace is kept when the instance stops",
-    ),
-    "local": ("your computer", "your own GPU, if any (a CPU works with the cpu profile)", ""),
-}
+def _unknown_platform(name: str) -> ValueError:
+    return ValueError(
+        _("unknown platform {name!r}; choose one of {choices}").format(
+            name=name, choices=", ".join(PLATFORMS)
+        )
+    )
+
+
+def _about() -> dict[str, tuple[str, str, str]]:
+    """{platform: (title, its free GPU and how to get it, how files are kept)}, in the reader's
+    language (a function, so that `set_language` after the import counts)."""
+    return {
+        "colab": (
+            "Colab",
+            _("a T4 (Runtime > Change runtime type > T4 GPU)"),
+            _(
+                "files in /content are lost when the runtime disconnects; checkpoint_dir(mount_drive=True) "
+                "keeps checkpoints on Google Drive"
+            ),
+        ),
+        "kaggle": (
+            "Kaggle",
+            _("two T4s or a P100 (Settings > Accelerator; turn Internet on to install)"),
+            _("/kaggle/working is kept as the notebook's output when you save a version"),
+        ),
+        "studiolab": (
+            "SageMaker Studio Lab",
+            _("a T4 (start the runtime with GPU)"),
+            _("your home folder is kept between sessions"),
+        ),
+        "modelscope": (
+            "ModelScope",
+            _("the free GPU instance (an A10) of ModelScope's notebook"),
+            _("only /mnt/workspace is kept when the instance stops"),
+        ),
+        "local": (_("your computer"), _("your own GPU, if any (a CPU works with the cpu profile)"), ""),
+    }
 
 
 def platform_info(name: str | None = None) -> Platform:
     """The Platform for `name` (default: the one detected)."""
     name = detect_platform() if name is None else name
-    if name not in _ABOUT:
-        raise ValueError(f"unknown platform {name!r}; choose one of {', '.join(PLATFORMS)}")
-    title, gpu, hint = _ABOUT[name]
+    about = _about()
+    if name not in about:
+        raise _unknown_platform(name)
+    title, gpu, hint = about[name]
     return Platform(name, title, work_dir(name), gpu, hint)
 
 
@@ -146,7 +162,12 @@ def setup_platform(name: str | None = None, log=print) -> Platform:
     if folder.resolve() != cwd and folder.resolve() not in cwd.parents:
         os.chdir(folder)
     log(
-        f"{platform.title}: data in {os.environ['RESNET_DATA_ROOT']}, checkpoints in "
-        f"{Path.cwd() / 'checkpoints'} ({platform.hint}); GPU: {platform.gpu}"
+        _("{platform}: data in {data}, checkpoints in {checkpoints} ({hint}); GPU: {gpu}").format(
+            platform=platform.title,
+            data=os.environ["RESNET_DATA_ROOT"],
+            checkpoints=Path.cwd() / "checkpoints",
+            hint=platform.hint,
+            gpu=platform.gpu,
+        )
     )
     return platform

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import torch
 
+from .i18n import _
+
 __all__ = [
     "PROFILES",
     "Profile",
@@ -53,7 +55,9 @@ def get_profile(name: str | None = None) -> Profile:
     name = name.lower()
     if name not in PROFILES:
         raise ValueError(
-            f"unknown run profile {name!r}; choose one of {', '.join(PROFILES)} (e.g. RESNET_PROFILE=smoke)."
+            _("unknown run profile {name!r}; choose one of {choices} (e.g. RESNET_PROFILE=smoke).").format(
+                name=name, choices=", ".join(PROFILES)
+            )
         )
     return Profile(name)
 
@@ -106,8 +110,10 @@ def choose_precision(
         return Precision("fp32", None, False, "RESNET_PRECISION=fp32 (autocast off)")
     if asked not in ("", "auto"):
         raise ValueError(
-            f"RESNET_PRECISION={asked!r} is not a precision this project chooses by hand; "
-            "use fp32 (autocast off) or auto (the hardware's choice), or unset it."
+            _(
+                "RESNET_PRECISION={asked!r} is not a precision this project chooses by hand; "
+                "use fp32 (autocast off) or auto (the hardware's choice), or unset it."
+            ).format(asked=asked)
         )
     if device.type == "cuda":
         major, minor = cuda_capability or torch.cuda.get_device_capability(device)
@@ -176,6 +182,8 @@ def synchronize(device: torch.device | str) -> None:
         torch.mps.synchronize()
     elif device.type not in ("cpu", "meta"):
         raise ValueError(
-            f"synchronize knows the devices cuda, mps and cpu, not {device.type!r}. Fix: time on one of "
-            f"those (choose_device() picks one)."
+            _(
+                "synchronize knows the devices cuda, mps and cpu, not {device!r}. Fix: time on one of "
+                "those (choose_device() picks one)."
+            ).format(device=device.type)
         )

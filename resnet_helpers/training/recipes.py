@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from ..blocks import ResidualBlock, check_positive_int
+from ..i18n import _
 from ..profiles import Profile, get_profile
 
 __all__ = [
@@ -48,14 +49,18 @@ class Recipe:
             return
         if self.schedule != "onecycle":
             raise ValueError(
-                f"cycle_momentum={self.cycle_momentum} needs schedule='onecycle' (the schedule that "
-                "cycles it); use cycle_momentum=None for a constant momentum."
+                _(
+                    "cycle_momentum={cycle_momentum} needs schedule='onecycle' (the schedule that "
+                    "cycles it); use cycle_momentum=None for a constant momentum."
+                ).format(cycle_momentum=self.cycle_momentum)
             )
         low, high = self.cycle_momentum
         if not (0 <= low <= high and self.momentum == high):
             raise ValueError(
-                f"cycle_momentum={self.cycle_momentum} with momentum={self.momentum}: give (low, high) "
-                f"with low <= high and momentum=high, where the cycle starts, e.g. momentum={high}."
+                _(
+                    "cycle_momentum={cycle_momentum} with momentum={momentum}: give (low, high) "
+                    "with low <= high and momentum=high, where the cycle starts, e.g. momentum={high}."
+                ).format(cycle_momentum=self.cycle_momentum, momentum=self.momentum, high=high)
             )
 
 
@@ -94,7 +99,11 @@ def get_recipe(recipe: Recipe | str) -> Recipe:
     if isinstance(recipe, Recipe):
         return recipe
     if recipe not in RECIPES:
-        raise ValueError(f"unknown recipe {recipe!r}; choose one of {', '.join(RECIPES)}.")
+        raise ValueError(
+            _("unknown recipe {recipe!r}; choose one of {choices}.").format(
+                recipe=recipe, choices=", ".join(RECIPES)
+            )
+        )
     return RECIPES[recipe]
 
 
@@ -107,7 +116,11 @@ def check_run_size(name: str, value) -> int:
     because BatchNorm cannot train on a batch of one image."""
     check_positive_int(name, value)
     if name in ("batch_size", "train_size") and value < 2:
-        raise ValueError(f"{name} must be 2 or more (BatchNorm needs 2 images per batch), got {value}.")
+        raise ValueError(
+            _("{name} must be 2 or more (BatchNorm needs 2 images per batch), got {value}.").format(
+                name=name, value=value
+            )
+        )
     return value
 
 
@@ -132,9 +145,15 @@ class RunSettings:
 
     def describe(self) -> str:
         """The sizes in words: '4,000 training images at 28x28, 2 epoch(s), batch 256, ...'."""
-        return (
-            f"{self.train_size or 60_000:,} training images at {self.resolution}x{self.resolution}, "
-            f"{self.epochs} epoch(s), batch {self.batch_size}, test on {self.test_size or 10_000:,} images"
+        return _(
+            "{train_size:,} training images at {resolution}x{resolution}, "
+            "{epochs} epoch(s), batch {batch_size}, test on {test_size:,} images"
+        ).format(
+            train_size=self.train_size or 60_000,
+            resolution=self.resolution,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            test_size=self.test_size or 10_000,
         )
 
     def share_of(self, whole: RunSettings) -> str:
@@ -142,10 +161,10 @@ class RunSettings:
         and the pixels of an image, and the product of the three."""
         images = (self.train_size or 60_000) / (whole.train_size or 60_000)
         epochs, pixels = self.epochs / whole.epochs, (self.resolution / whole.resolution) ** 2
-        return (
-            f"{images:.0%} of the images, {epochs:.0%} of the epochs, {pixels:.0%} of the pixels: "
-            f"{images * epochs * pixels:.2%} of the course's run"
-        )
+        return _(
+            "{images:.0%} of the images, {epochs:.0%} of the epochs, {pixels:.0%} of the pixels: "
+            "{product:.2%} of the course's run"
+        ).format(images=images, epochs=epochs, pixels=pixels, product=images * epochs * pixels)
 
 
 def run_settings(profile: Profile | str | None = None) -> RunSettings:
@@ -190,15 +209,17 @@ def init_weights(net: nn.Module, recipe: Recipe) -> list[str]:
             if type(m) is nn.Linear or type(m) is nn.Conv2d:
                 nn.init.xavier_uniform_(m.weight)
     elif recipe.init != "default":
-        raise ValueError(f"unknown init {recipe.init!r}; use 'xavier' or 'default'.")
+        raise ValueError(_("unknown init {init!r}; use 'xavier' or 'default'.").format(init=recipe.init))
     if recipe.zero_init_residual:
         blocks = [m for m in net.modules() if isinstance(m, ResidualBlock)]
         for block in blocks:
             block.zero_init_last()
         if not blocks:
             notes.append(
-                f"{recipe.name} recipe: {type(net).__name__} has no residual blocks "
-                "(resnet_helpers.blocks.ResidualBlock), so no residual branch was zeroed"
+                _(
+                    "{recipe} recipe: {network} has no residual blocks "
+                    "(resnet_helpers.blocks.ResidualBlock), so no residual branch was zeroed"
+                ).format(recipe=recipe.name, network=type(net).__name__)
             )
     return notes
 
@@ -242,4 +263,6 @@ def make_scheduler(optimizer, recipe: Recipe, total_steps: int):
         return torch.optim.lr_scheduler.OneCycleLR(
             optimizer, max_lr=recipe.lr, total_steps=total_steps, pct_start=pct_start, **cycle
         )
-    raise ValueError(f"unknown schedule {recipe.schedule!r}; use 'constant' or 'onecycle'.")
+    raise ValueError(
+        _("unknown schedule {schedule!r}; use 'constant' or 'onecycle'.").format(schedule=recipe.schedule)
+    )

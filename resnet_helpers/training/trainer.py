@@ -34,6 +34,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..i18n import _
 from ..measure import count_flops
 from ..models import ResNetConfig, build_resnet, is_plain, model_name
 from ..profiles import Precision, choose_precision, synchronize
@@ -103,9 +104,13 @@ class Trainer:
         self.progress = main and (notebook if progress is None else progress)
         self.live_plot = main and (notebook if live_plot is None else live_plot)
         self.log = (log if main else None) or (lambda *a, **k: None)
-        self.notes = [f"precision {self.precision} ({self.precision.reason})"]
+        self.notes = [
+            _("precision {precision} ({reason})").format(
+                precision=self.precision, reason=self.precision.reason
+            )
+        ]
         if tune_allocator and self.device.type == "cpu":
-            self.notes.append(f"CPU allocator: {tune_cpu_allocator()}")
+            self.notes.append(_("CPU allocator: {note}").format(note=tune_cpu_allocator()))
         self.cudnn_benchmark = cudnn_benchmark and self.device.type == "cuda"
         self.report_memory = report_memory
 
@@ -249,9 +254,11 @@ class Trainer:
         except (RuntimeError, ValueError, KeyError) as e:
             why = " ".join(str(e).split())  # load_state_dict's message runs over many lines
             raise CheckpointError(
-                f"the weights in {self.checkpoint} do not fit this network ({why[:300]}). A resumed "
-                "run must train the network that wrote the checkpoint: resume with that network, or "
-                "give another checkpoint path to start a new run."
+                _(
+                    "the weights in {checkpoint} do not fit this network ({why}). A resumed "
+                    "run must train the network that wrote the checkpoint: resume with that network, or "
+                    "give another checkpoint path to start a new run."
+                ).format(checkpoint=self.checkpoint, why=why[:300])
             ) from e
         if self.scheduler is not None:
             self.scheduler.load_state_dict(state["scheduler"])
@@ -302,28 +309,36 @@ class Trainer:
         resumed_from = 0
         if resume:
             if self.checkpoint is None:
-                raise ValueError("resume=True needs a checkpoint path.")
+                raise ValueError(_("resume=True needs a checkpoint path."))
             state = self.read_checkpoint()
             if state is not None:
                 # Loaded to the CPU: the RNG states must stay CPU tensors (torch.set_rng_state
                 # refuses CUDA ones); load_state_dict copies weights and optimiser state over.
                 self.load_state_dict(state)
                 resumed_from = self.epoch
-                self.log(f"resumed from {self.checkpoint} after epoch {self.epoch} of {s.epochs}")
+                self.log(
+                    _("resumed from {checkpoint} after epoch {epoch} of {epochs}").format(
+                        checkpoint=self.checkpoint, epoch=self.epoch, epochs=s.epochs
+                    )
+                )
             else:
-                self.log(f"no checkpoint at {self.checkpoint} yet: starting from epoch 1")
+                self.log(
+                    _("no checkpoint at {checkpoint} yet: starting from epoch 1").format(
+                        checkpoint=self.checkpoint
+                    )
+                )
         bar = plot = None
         if self.progress and self.epoch < s.epochs:
             bar = progress_bar(
                 s.epochs * self.steps_per_epoch,
-                desc=f"{self.recipe.name} recipe",
+                desc=_("{recipe} recipe").format(recipe=self.recipe.name),
                 initial=self.epoch * self.steps_per_epoch,
                 unit="batch",
             )
         if self.live_plot:
             from .progress import LivePlot  # matplotlib: imported only for a live plot
 
-            plot = LivePlot(s.epochs, title=f"{self.recipe.name} recipe")
+            plot = LivePlot(s.epochs, title=_("{recipe} recipe").format(recipe=self.recipe.name))
             plot.update(self.history)
         tuning = cudnn_benchmark() if self.cudnn_benchmark else contextlib.nullcontext()
         try:
@@ -349,14 +364,23 @@ class Trainer:
         h = self.history
         if self.progress and h["test_acc"] and resumed_from == s.epochs:
             self.log(
-                f"{self.recipe.name} recipe: the checkpoint holds a finished run (test acc "
-                f"{h['test_acc'][-1]:.3f} after {self.epoch} epoch(s)): nothing was trained now"
+                _(
+                    "{recipe} recipe: the checkpoint holds a finished run (test acc "
+                    "{test_acc:.3f} after {epochs} epoch(s)): nothing was trained now"
+                ).format(recipe=self.recipe.name, test_acc=h["test_acc"][-1], epochs=self.epoch)
             )
         elif self.progress and h["test_acc"]:
             self.log(
-                f"{self.recipe.name} recipe: test acc {h['test_acc'][-1]:.3f} after {self.epoch} epoch(s); "
-                f"{self.data.num_train * len(h['epoch_time']) / sum(h['epoch_time']):.1f} images/s in the "
-                f"training steps; {time.perf_counter() - wall:.1f} s wall clock"
+                _(
+                    "{recipe} recipe: test acc {test_acc:.3f} after {epochs} epoch(s); "
+                    "{images_per_s:.1f} images/s in the training steps; {wall:.1f} s wall clock"
+                ).format(
+                    recipe=self.recipe.name,
+                    test_acc=h["test_acc"][-1],
+                    epochs=self.epoch,
+                    images_per_s=self.data.num_train * len(h["epoch_time"]) / sum(h["epoch_time"]),
+                    wall=time.perf_counter() - wall,
+                )
             )
         return TrainResult(
             net=self.net,
@@ -379,12 +403,24 @@ class Trainer:
         memory = f", {memory_note()}" if self.report_memory else ""
         if not self.progress:
             self.log(
-                f"epoch {self.epoch}/{s.epochs}: loss {h['train_loss'][-1]:.3f}, "
-                f"train acc {h['train_acc'][-1]:.3f}, test acc {h['test_acc'][-1]:.3f}, "
-                f"{self.data.num_train / h['epoch_time'][-1]:.1f} images/s{memory}"
+                _(
+                    "epoch {epoch}/{epochs}: loss {loss:.3f}, "
+                    "train acc {train_acc:.3f}, test acc {test_acc:.3f}, "
+                    "{images_per_s:.1f} images/s{memory}"
+                ).format(
+                    epoch=self.epoch,
+                    epochs=s.epochs,
+                    loss=h["train_loss"][-1],
+                    train_acc=h["train_acc"][-1],
+                    test_acc=h["test_acc"][-1],
+                    images_per_s=self.data.num_train / h["epoch_time"][-1],
+                    memory=memory,
+                )
             )
         elif memory:
-            self.log(f"epoch {self.epoch}/{s.epochs}{memory}")
+            self.log(
+                _("epoch {epoch}/{epochs}{memory}").format(epoch=self.epoch, epochs=s.epochs, memory=memory)
+            )
 
 
 def train_resnet(
@@ -431,8 +467,16 @@ def train_resnet(
         if isinstance(model, nn.Module):
             net = model
             name = type(net).__name__
-            notes = [f"the given {name} is trained as it is: its weights were not re-initialised"]
-            log(f"{notes[0]} (init_weights(net, recipe) gives it the {recipe.name} recipe's init)")
+            notes = [
+                _("the given {network} is trained as it is: its weights were not re-initialised").format(
+                    network=name
+                )
+            ]
+            log(
+                _("{note} (init_weights(net, recipe) gives it the {recipe} recipe's init)").format(
+                    note=notes[0], recipe=recipe.name
+                )
+            )
         else:
             net = build_resnet(model)
             notes = init_weights(net, recipe)
@@ -586,14 +630,18 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
         # Only the error's type: torch's messages run over many lines, and for a damaged file its
         # advice (weights_only=False) would run arbitrary code without helping.
         raise CheckpointError(
-            f"checkpoint {path} is corrupt or truncated and cannot be read ({type(e).__name__}). "
-            "It was probably cut off while being copied; checkpoints written by this trainer are "
-            "replaced atomically, so an interrupted save never damages them. Delete the file to "
-            "start over, or point to another copy."
+            _(
+                "checkpoint {path} is corrupt or truncated and cannot be read ({error_type}). "
+                "It was probably cut off while being copied; checkpoints written by this trainer are "
+                "replaced atomically, so an interrupted save never damages them. Delete the file to "
+                "start over, or point to another copy."
+            ).format(path=path, error_type=type(e).__name__)
         ) from e
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(
-            f"{path} is not a checkpoint of resnet_helpers.training (format {CHECKPOINT_FORMAT})."
+            _("{path} is not a checkpoint of resnet_helpers.training (format {format}).").format(
+                path=path, format=CHECKPOINT_FORMAT
+            )
         )
     return state
 
@@ -618,9 +666,11 @@ def check_same_run(mine: dict, saved: dict, path) -> None:
             if mine.get(k) != theirs.get(k)
         ]
         raise CheckpointError(
-            f"the checkpoint {path} was written by a run with other settings "
-            f"(saved -> now: {'; '.join(diff)}). A resumed run must be the same run: resume with "
-            "the saved settings, or give another checkpoint path to start a new run."
+            _(
+                "the checkpoint {path} was written by a run with other settings "
+                "(saved -> now: {differences}). A resumed run must be the same run: resume with "
+                "the saved settings, or give another checkpoint path to start a new run."
+            ).format(path=path, differences="; ".join(diff))
         )
 
 
@@ -645,13 +695,15 @@ def checkpoint_dir(
         colab_drive.mount("/content/drive")
     if on_colab and drive.is_dir():
         path = drive / folder
-        log(f"checkpoints go to Google Drive: {path}")
+        log(_("checkpoints go to Google Drive: {path}").format(path=path))
     else:
         path = Path("checkpoints")
         if on_colab:
             log(
-                f"checkpoints go to {path.resolve()} on this Colab machine and are lost when it "
-                "disconnects; checkpoint_dir(mount_drive=True) keeps them on Google Drive."
+                _(
+                    "checkpoints go to {path} on this Colab machine and are lost when it "
+                    "disconnects; checkpoint_dir(mount_drive=True) keeps them on Google Drive."
+                ).format(path=path.resolve())
             )
     path.mkdir(parents=True, exist_ok=True)
     return path
@@ -673,18 +725,26 @@ class TrainingInterrupted(KeyboardInterrupt):
     def __init__(self, checkpoint: Path | None, saved_epoch: int, epoch: int, epochs: int, signal_name: str):
         self.checkpoint, self.saved_epoch, self.epoch, self.epochs = checkpoint, saved_epoch, epoch, epochs
         self.signal_name = signal_name
-        how = "SIGTERM" if signal_name == "SIGTERM" else "Ctrl-C / interrupt"
-        where = f"interrupted ({how}) during epoch {epoch + 1} of {epochs}"
+        how = "SIGTERM" if signal_name == "SIGTERM" else _("Ctrl-C / interrupt")
+        where = _("interrupted ({how}) during epoch {epoch} of {epochs}").format(
+            how=how, epoch=epoch + 1, epochs=epochs
+        )
         if checkpoint is None:
-            self.message = f"{where}; no checkpoint path was given, so nothing was saved."
-            hint = "Give checkpoint=PATH to be able to resume a run."
+            self.message = _("{where}; no checkpoint path was given, so nothing was saved.").format(
+                where=where
+            )
+            hint = _("Give checkpoint=PATH to be able to resume a run.")
         elif saved_epoch == 0:
-            self.message = f"{where}, before the first checkpoint was written: nothing to resume."
-            hint = "Run again to start over."
+            self.message = _("{where}, before the first checkpoint was written: nothing to resume.").format(
+                where=where
+            )
+            hint = _("Run again to start over.")
         else:
-            self.message = f"{where}. Last complete checkpoint: {checkpoint} (after epoch {saved_epoch})."
-            hint = "To continue: the same call with resume=True."
-        super().__init__(f"{self.message} {hint}")
+            self.message = _(
+                "{where}. Last complete checkpoint: {checkpoint} (after epoch {saved_epoch})."
+            ).format(where=where, checkpoint=checkpoint, saved_epoch=saved_epoch)
+            hint = _("To continue: the same call with resume=True.")
+        super().__init__(_("{message} {hint}").format(message=self.message, hint=hint))
 
     @property
     def resumable(self) -> bool:
@@ -771,5 +831,5 @@ def resident_memory_mib() -> tuple[float, float]:
 def memory_note() -> str:
     """'RSS 812 MiB (peak 950 MiB)'; a number this system does not give reads 'unknown'."""
     current, peak = resident_memory_mib()
-    current, peak = (f"{m:,.0f} MiB" if math.isfinite(m) else "unknown" for m in (current, peak))
-    return f"RSS {current} (peak {peak})"
+    current, peak = (f"{m:,.0f} MiB" if math.isfinite(m) else _("unknown") for m in (current, peak))
+    return _("RSS {current} (peak {peak})").format(current=current, peak=peak)
