@@ -91,8 +91,8 @@ notebooks: install data
 LOCALE := resnet_helpers/locale
 messages: install-test
 	mkdir -p build
-	$(VENV)/bin/pybabel extract -q --no-location --sort-output -k _ -o build/resnet_helpers.pot resnet_helpers
-	$(VENV)/bin/pybabel update -q --no-fuzzy-matching --omit-header -i build/resnet_helpers.pot -d $(LOCALE) \
+	$(VENV)/bin/pybabel -q extract --no-location --sort-output -k _ -o build/resnet_helpers.pot resnet_helpers
+	$(VENV)/bin/pybabel -q update --no-fuzzy-matching -i build/resnet_helpers.pot -d $(LOCALE) \
 		-D resnet_helpers -l zh_CN
 	$(VENV)/bin/pybabel compile --statistics -d $(LOCALE) -D resnet_helpers -l zh_CN
 

@@ -423,6 +423,7 @@ def stages_figure(stage_curves: dict, reorderings: dict, label: str, chance: flo
     """Left: accuracy after deleting k random blocks of one stage (`stage_deletions`), one line per
     stage (mean; dots: draws); right: after k random swaps within stages (`random_reorderings`)."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4))
     for stage, curves in stage_curves.items():
@@ -460,6 +461,7 @@ def stages_figure(stage_curves: dict, reorderings: dict, label: str, chance: flo
         ax.axhline(
             100 * chance, color="gray", ls="-.", lw=1, label=_("chance ({chance:.0%})").format(chance=chance)
         )
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # k counts blocks or swaps
         ax.set_ylim(0, 100)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
