@@ -41,8 +41,9 @@ def fields(text: str) -> set[str]:
 def test_every_marked_string_has_a_chinese_translation():
     po = catalog()
     missing = sorted(m for m in marked_strings() if not (po.get(m) and po.get(m).string))
-    assert not missing, f"{len(missing)} string(s) without Chinese (make messages, then translate):\n" + "\n".join(
-        missing[:20]
+    assert not missing, (
+        f"{len(missing)} string(s) without Chinese (make messages, then translate):\n"
+        + "\n".join(missing[:20])
     )
     fuzzy = [m.id for m in po if m.id and m.fuzzy]
     assert not fuzzy, f"fuzzy (unchecked) translations: {fuzzy[:10]}"

@@ -296,3 +296,20 @@ def test_reading_time_check_finds_a_wrong_time_line(tmp_path):
     times.write_text('{"profile": "cpu", "notebooks": {"01_x": {"seconds": 60, "core seconds": 60}}}')
     problems = rt.check(rt.notebook_paths(tmp_path), times, readme=tmp_path / "none.md")
     assert problems == ["01_x: its Time line says 7 minutes, the table 3"]  # 2 min reading + 1 running
+
+
+def test_tidy_keeps_a_marked_solutions_heading_whole():
+    """ "## Solutions (deep dive)": the marker is part of the heading, not prose to fold."""
+    import tidy_notebooks
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell(
+            "## Exercises\n\n**1.** Do it.\n\n## Solutions (deep dive)\n\n**1.** So."
+        )
+    ]
+    tidy_notebooks.tidy(nb)
+    assert nb.cells[0].source == (
+        "## Exercises\n\n**1.** Do it.\n\n## Solutions (deep dive)\n\n"
+        "<details><summary>Solution 1</summary>\n\n**1.** So.\n\n</details>"
+    )

@@ -32,7 +32,7 @@ import nbformat
 
 MARKER = re.compile(r"^\s*#\s*NBVAL_(CHECK_OUTPUT|IGNORE_OUTPUT|SKIP|RAISES_EXCEPTION)\s*$")
 FMT_SKIP = re.compile(r"\s*#\s*fmt:\s*(skip|off|on)\s*$")
-SOLUTIONS = re.compile(r"^#{1,6}\s*(\d+\.\s*)?Solutions\b", re.MULTILINE)
+SOLUTIONS = re.compile(r"^#{1,6}\s*(\d+\.\s*)?Solutions\b.*$", re.MULTILINE)  # the whole heading line
 HEADING = re.compile(r"^#{1,6}\s")
 NUMBER = re.compile(r"^(?:#{1,6}\s*Solution\s+|\*\*)(\d+)\b")  # "### Solution 2: ..." or "**2.** ..."
 DETAILS_OPEN, DETAILS_CLOSE = "<details>", "</details>"
