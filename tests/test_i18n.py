@@ -100,3 +100,26 @@ def test_the_catalog_uses_the_chinese_editions_vocabulary():
         if re.search(pattern, m.string)
     ]
     assert not found, f"retired terms in resnet_helpers.po: {found[:5]}"
+
+
+def test_no_module_that_translates_uses_underscore_as_a_variable():
+    """`for _ in ...` or `a, _ = ...` in a function makes `_` local there, and a `_("...")` in the
+    same function then fails (UnboundLocalError), only on the path that shows the message."""
+    import ast
+
+    offenders = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        imports_gettext = any(
+            isinstance(node, ast.ImportFrom)
+            and node.module
+            and node.module.endswith("i18n")
+            and any(alias.name == "_" for alias in node.names)
+            for node in tree.body
+        )
+        if not imports_gettext:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Name) and node.id == "_" and isinstance(node.ctx, ast.Store):
+                offenders.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
+    assert not offenders, f"`_` assigned where it is the gettext function: {offenders}"

@@ -594,7 +594,7 @@ def unroll(net, X, y) -> dict:
     statistics), kept block by block for `path_gradient`: each block's input, branch and shortcut
     outputs and ReLU mask, and the loss's gradient at the last block's output."""
     net = copy.deepcopy(net).eval()
-    blocks = [block for _, block in blocks_of(net)]
+    blocks = [block for _name, block in blocks_of(net)]
     if not all(isinstance(b, ResidualBlock) for b in blocks):
         raise ValueError(_("path_gradients needs a residual network (its blocks have shortcuts)."))
     h = net.b1(X)
@@ -841,7 +841,7 @@ def hessian_extremes(net, X, y, tol: float = 1e-3, max_products: int = 600, seed
         hv = torch.autograd.grad(grads, params, pieces, retain_graph=True)
         return torch.cat([h.reshape(-1) for h in hv]).detach().double().cpu().numpy()
 
-    low, high, _ = extreme_eigenvalues(hvp, sum(sizes), tol, max_products, seed)
+    low, high, _products = extreme_eigenvalues(hvp, sum(sizes), tol, max_products, seed)
     return low, high
 
 
