@@ -15,6 +15,7 @@ for. It imports only `platforms` from this package (where a notebook runs).
 
 from __future__ import annotations
 
+import logging
 import subprocess
 from pathlib import Path
 
@@ -84,4 +85,7 @@ def use_cjk_font(
         return None
     # matplotlib falls back glyph by glyph along font.family: Latin text as before, Chinese from `name`
     mpl.rcParams["font.family"] = ["sans-serif", name]
+    # Most CJK fonts have no bold face: a bold title would log "findfont: Failed to find font weight
+    # bold ..." into the saved page for every figure; the regular face is drawn, which is fine.
+    logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
     return name

@@ -65,6 +65,19 @@ def test_a_chinese_title_is_drawn_with_the_chosen_font(restore_rc, capsys):
     assert matplotlib.rcParams["font.family"] == ["sans-serif", name]
 
 
+def test_a_bold_chinese_title_logs_nothing(restore_rc, caplog):
+    """CJK fonts rarely have a bold face; the fallback to the regular one is not worth a log line in
+    the saved page."""
+    if fonts.installed_cjk_font() is None:
+        pytest.skip("no CJK font installed (Debian: apt-get install fonts-wqy-microhei)")
+    fonts.use_cjk_font()
+    fig = plt.figure(figsize=(3, 1), dpi=50)
+    fig.suptitle("残差网络 ResNet", fontweight="bold")
+    fig.savefig(io.BytesIO(), format="png")
+    plt.close(fig)
+    assert not [r for r in caplog.records if "findfont" in r.getMessage()]
+
+
 @pytest.mark.parametrize("platform", ["colab", "kaggle"])
 def test_on_colab_and_kaggle_without_a_font_it_prints_the_install_line(platform, capsys, monkeypatch):
     ran = []
