@@ -8,6 +8,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from test_platforms import CASES as HOSTED  # every way each hosted platform is recognised
 from test_platforms import fake, make_nowhere
 
 import notebook_headers as colab
@@ -72,16 +73,6 @@ def _run_install_part(monkeypatch, missing=()):
 @pytest.fixture
 def nowhere(monkeypatch):
     return make_nowhere(monkeypatch)
-
-
-HOSTED = [
-    ("colab", "module"),
-    ("kaggle", "env"),
-    ("kaggle", "path"),
-    ("studiolab", "path"),
-    ("modelscope", "env"),
-    ("modelscope", "path"),
-]
 
 
 @pytest.mark.parametrize("platform, how", HOSTED)

@@ -41,6 +41,7 @@ HOSTED_NEEDS = (
     "pyarrow",
 )
 
+SETUP_MARK = "# Setup:"  # how every notebook's setup cell begins
 SETUP_TEMPLATE = """# Setup: on a hosted notebook (Colab, Kaggle, SageMaker Studio Lab, ModelScope) install the helpers,
 # what the platform lacks, and d2l without its old pins; everywhere, report.
 import importlib.util

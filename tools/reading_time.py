@@ -29,13 +29,14 @@ from pathlib import Path
 
 import nbformat
 
+from notebook_headers import SETUP_MARK  # the setup cell, read once: in 00, which explains it
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 TIMES = ROOT / "docs" / "execution_times.json"
 PROSE_WPM = 200  # words of prose a minute
 CODE_LPM = 10  # lines of code a minute (read, not typed)
 DEEP_DIVE_NOTEBOOKS = {"05_going_deeper", "06_why_it_works", "07_several_gpus"}
-SETUP = "# Setup:"  # the setup cell, read once: in 00, which explains it (every notebook runs it)
 MARKER = "(deep dive)"
 HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*$", re.MULTILINE)
 WORD = re.compile(r"[^\W\d_](?:[\w'’-]*\w)?|\d+(?:[.,]\d+)*|[\u4e00-\u9fff]", re.UNICODE)
@@ -101,7 +102,7 @@ def measure(path: Path) -> dict:
         if cell.cell_type == "markdown":
             key, n = "words", words(cell.source)
         elif cell.cell_type == "code":
-            setup = cell.source.startswith(SETUP) and not path.stem.startswith("00")
+            setup = cell.source.startswith(SETUP_MARK) and not path.stem.startswith("00")
             key, n = "code lines", 0 if setup else code_lines(cell.source)
             seconds = cell_seconds(cell)
             out["seconds"] += seconds

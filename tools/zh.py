@@ -33,7 +33,7 @@ from pathlib import Path
 
 import nbformat
 
-from notebook_headers import BADGE_PREFIX, badge, notebooks, repo_slug
+from notebook_headers import BADGE_PREFIX, SETUP_MARK, badge, notebooks, repo_slug
 
 ROOT = Path(__file__).resolve().parents[1]
 EN = ROOT / "notebooks"
@@ -79,7 +79,6 @@ def _with_badge(source: str, name: str, slug: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n")
 
 
-SETUP = "# Setup:"
 LANGUAGE_LINE = (
     "\n\nfrom resnet_helpers.i18n import set_language\n\n"
     'set_language("zh")  # 辅助函数的图表、控件标签和错误信息使用中文'
@@ -91,7 +90,11 @@ def build(notebook: Path, translations: dict[str, Translation], slug: str):
     nb = nbformat.read(notebook, as_version=4)
     problems = []
     for index, cell in enumerate(nb.cells):
-        if cell.cell_type == "code" and cell.source.startswith(SETUP) and LANGUAGE_LINE not in cell.source:
+        if (
+            cell.cell_type == "code"
+            and cell.source.startswith(SETUP_MARK)
+            and LANGUAGE_LINE not in cell.source
+        ):
             cell.source += LANGUAGE_LINE
         if cell.cell_type != "markdown":
             continue

@@ -365,16 +365,21 @@ def stage_of(name: str) -> str:
     return name.split(".")[0]
 
 
+def _candidates_by_stage(net) -> dict[str, list[str]]:
+    """{stage: its shape-keeping blocks}, input side first."""
+    by_stage: dict[str, list[str]] = {}
+    for name in _candidates(net):
+        by_stage.setdefault(stage_of(name), []).append(name)
+    return by_stage
+
+
 def stage_deletions(net, X, y, draws: int = 10, seed: int = 0) -> dict[str, dict[int, list[float]]]:
     """{stage: {k: accuracies after deleting k random shape-keeping blocks of that stage only}}, k = 0
     to all of the stage's candidates, `draws` draws per k: do early stages matter more than late
     ones (Greff et al. 2017; Jastrzebski et al. 2018)? Deterministic for a given `seed`."""
     rng = random.Random(seed)
-    by_stage: dict[str, list[str]] = {}
-    for name in _candidates(net):
-        by_stage.setdefault(stage_of(name), []).append(name)
     result = {}
-    for stage, names in by_stage.items():
+    for stage, names in _candidates_by_stage(net).items():
         result[stage] = {}
         for k in range(len(names) + 1):
             picks = [rng.sample(names, k) for _step in range(1 if k in (0, len(names)) else draws)]
@@ -405,10 +410,7 @@ def random_reorderings(net, X, y, ks, draws: int = 10, seed: int = 0) -> dict[in
     """{k: accuracies after k random swaps of two shape-keeping blocks of the same stage}, as in Veit
     et al.'s Fig. 5b (they sort the swaps by Kendall's tau; we count them). Deterministic for `seed`."""
     rng = random.Random(seed)
-    by_stage: dict[str, list[str]] = {}
-    for name in _candidates(net):
-        by_stage.setdefault(stage_of(name), []).append(name)
-    stages = [names for names in by_stage.values() if len(names) >= 2]
+    stages = [names for names in _candidates_by_stage(net).values() if len(names) >= 2]
     result = {}
     for k in ks:
         accs = []
@@ -419,6 +421,29 @@ def random_reorderings(net, X, y, ks, draws: int = 10, seed: int = 0) -> dict[in
     return result
 
 
+def _draws_and_mean(ax, curves: dict, label: str, dot_size: float = 12, **style):
+    """{k: accuracies}: the mean against k as a line (labelled), each draw as a faint dot."""
+    ks = sorted(curves)
+    (line,) = ax.plot(
+        ks, [100 * statistics.mean(curves[k]) for k in ks], marker="o", ms=4, label=label, **style
+    )
+    for k in ks:
+        ax.scatter(
+            [k] * len(curves[k]), [100 * a for a in curves[k]], color=line.get_color(), alpha=0.3, s=dot_size
+        )
+
+
+def _accuracy_axes(axes, chance: float) -> None:
+    """Test accuracy in % from 0 to 100, the chance line, a grid and a legend, on every axis of `axes`."""
+    for ax in axes:
+        ax.axhline(
+            100 * chance, color="gray", ls="-.", lw=1, label=_("chance ({chance:.0%})").format(chance=chance)
+        )
+        ax.set_ylim(0, 100)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+
+
 def stages_figure(stage_curves: dict, reorderings: dict, label: str, chance: float = 0.1):
     """Left: accuracy after deleting k random blocks of one stage (`stage_deletions`), one line per
     stage (mean; dots: draws); right: after k random swaps within stages (`random_reorderings`)."""
@@ -427,44 +452,23 @@ def stages_figure(stage_curves: dict, reorderings: dict, label: str, chance: flo
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4))
     for stage, curves in stage_curves.items():
-        ks = sorted(curves)
-        means = [100 * statistics.mean(curves[k]) for k in ks]
-        (line,) = left.plot(ks, means, marker="o", ms=4, label=_("stage {stage}").format(stage=stage))
-        for k in ks:
-            left.scatter(
-                [k] * len(curves[k]), [100 * a for a in curves[k]], color=line.get_color(), alpha=0.3, s=10
-            )
+        _draws_and_mean(left, curves, _("stage {stage}").format(stage=stage), dot_size=10)
     left.set(
         title=_("{label}: delete k random blocks of one stage").format(label=label),
         xlabel=_("blocks deleted (k)"),
         ylabel=_("test accuracy (%)"),
     )
-    ks = sorted(reorderings)
-    right.plot(
-        ks,
-        [100 * statistics.mean(reorderings[k]) for k in ks],
-        marker="o",
-        ms=4,
-        color=_color(label),
-        label=_("{label} (mean)").format(label=label),
+    _draws_and_mean(
+        right, reorderings, _("{label} (mean)").format(label=label), dot_size=10, color=_color(label)
     )
-    for k in ks:
-        right.scatter(
-            [k] * len(reorderings[k]), [100 * a for a in reorderings[k]], color=_color(label), alpha=0.3, s=10
-        )
     right.set(
         title=_("{label}: swap k random pairs of blocks (dots: draws)").format(label=label),
         xlabel=_("pairs swapped (k)"),
         ylabel=_("test accuracy (%)"),
     )
     for ax in (left, right):
-        ax.axhline(
-            100 * chance, color="gray", ls="-.", lw=1, label=_("chance ({chance:.0%})").format(chance=chance)
-        )
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # k counts blocks or swaps
-        ax.set_ylim(0, 100)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+    _accuracy_axes((left, right), chance)
     fig.tight_layout()
     return fig
 
@@ -503,26 +507,13 @@ def lesion_figure(singles: dict, randoms: dict, downsampling=(), chance: float =
         ylabel=_("test accuracy (%)"),
     )
     for label, curves in randoms.items():
-        ks = sorted(curves)
-        style = _line_style(label, randoms)
-        for k in ks:
-            right.scatter(
-                [k] * len(curves[k]), [100 * a for a in curves[k]], color=style["color"], alpha=0.3, s=12
-            )
-        means = [100 * sum(curves[k]) / len(curves[k]) for k in ks]
-        right.plot(ks, means, marker="o", ms=4, label=label, **style)
+        _draws_and_mean(right, curves, label, **_line_style(label, randoms))
     right.set(
         title=_("delete k random blocks (dots: draws)"),
         xlabel=_("blocks deleted (k)"),
         ylabel=_("test accuracy (%)"),
     )
-    for ax in (left, right):
-        ax.axhline(
-            100 * chance, color="gray", ls="-.", lw=1, label=_("chance ({chance:.0%})").format(chance=chance)
-        )
-        ax.set_ylim(0, 100)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+    _accuracy_axes((left, right), chance)
     fig.tight_layout()
     return fig
 
