@@ -14,7 +14,7 @@ DATA := data/FashionMNIST/raw/.verified
 # Chinese edition's, 1.0.3 the English one's (the one installed in the venv).
 D2L_VERSIONS := build/d2l/0.17.6/.stamp build/d2l/1.0.3/.stamp
 
-.PHONY: install install-test data lab test test-browser lint unit nbval notebooks bench zh messages clean
+.PHONY: install install-test data lab test test-browser lint unit nbval notebooks notebooks-zh bench zh messages clean
 
 # install: the student's set (pyproject's dependencies); install-test adds the test extra.
 install: $(STAMP)
@@ -64,9 +64,9 @@ unit: install-test data $(D2L_VERSIONS)
 	$(PY) -m pytest -q tests --ignore=tests/browser
 
 nbval: install-test data
-# The Chinese edition runs the same code cells (tests/test_zh.py checks it is built from these), so
-# nbval runs the English notebooks only.
-	RESNET_PROFILE=smoke $(PY) -m pytest -q --nbval-lax --nbval-current-env --nbval-cell-timeout=600 -p no:cacheprovider --ignore=notebooks/zh notebooks
+# Both editions: the Chinese notebooks run the English code (tests/test_zh.py checks it) in Chinese
+# (their setup cells call set_language("zh")), so nbval runs them too, with their own outputs.
+	RESNET_PROFILE=smoke $(PY) -m pytest -q --nbval-lax --nbval-current-env --nbval-cell-timeout=600 -p no:cacheprovider notebooks
 
 test: lint unit nbval
 
@@ -76,14 +76,20 @@ test-browser: install-test data
 # Re-executes every notebook in place under the default profile (cpu here; the README says which
 # profile each committed notebook was executed under), then tidies the saved page: nbval markers
 # as cell tags, solutions collapsed, no saved widget state (so nbviewer and nbconvert's HTML show
-# each panel's snapshot instead of a blank widget). The Chinese edition is rebuilt from them.
+# each panel's snapshot instead of a blank widget). Then the Chinese edition (notebooks-zh).
+EXECUTE = $(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
+	--ExecutePreprocessor.timeout=3600 --ExecutePreprocessor.store_widget_state=False
 notebooks: install data
-	cd notebooks && for nb in [0-9]*.ipynb; do \
-		../$(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
-			--ExecutePreprocessor.timeout=3600 --ExecutePreprocessor.store_widget_state=False \
-			"$$nb" || exit 1; \
-	done
+	cd notebooks && for nb in [0-9]*.ipynb; do ../$(EXECUTE) "$$nb" || exit 1; done
 	$(PY) tools/tidy_notebooks.py notebooks/[0-9]*.ipynb
+	$(MAKE) notebooks-zh
+
+# The Chinese edition: rebuilt from the English notebooks and the translations (tools/zh.py), then
+# executed in notebooks/zh/ (its outputs are its own: Chinese figures and text, from the same code),
+# then rebuilt once more, which keeps those outputs and drops what the run added (widget state).
+notebooks-zh: install data
+	$(PY) tools/zh.py --write
+	cd notebooks/zh && for nb in [0-9]*.ipynb; do ../../$(EXECUTE) "$$nb" || exit 1; done
 	$(PY) tools/zh.py --write
 
 # The helpers' message catalogs (resnet_helpers/i18n.py): collect the strings marked _() with Babel,
@@ -96,8 +102,9 @@ messages: install-test
 		-D resnet_helpers -l zh_CN
 	$(VENV)/bin/pybabel compile --statistics -d $(LOCALE) -D resnet_helpers -l zh_CN
 
-# The Chinese edition: notebooks/zh/ rebuilt from the English notebooks and the translations in
-# notebooks/zh/translations/ (never executed on its own; tests/test_zh.py checks it is current).
+# The Chinese edition's sources: notebooks/zh/ rebuilt from the English notebooks and the translations
+# in notebooks/zh/translations/, keeping the outputs of unchanged code cells (tests/test_zh.py checks it
+# is current and executed; notebooks-zh executes it).
 zh: install
 	$(PY) tools/zh.py --write
 

@@ -30,8 +30,9 @@ LANGUAGES = {"en": None, "zh": "zh_CN"}  # the name a notebook uses -> the catal
 _state = {"language": "en", "translations": gettext.NullTranslations()}
 
 
-def set_language(name: str = "en", font: bool = True) -> str:
-    """Show every helper's text in `name` ("en" or "zh"); returns the name. With `font` (the default)
+def set_language(name: str = "en", font: bool = True) -> None:
+    """Show every helper's text in `name` ("en" or "zh"; `language()` says which is on: nothing is
+    returned, so the setup cell that ends with this call prints nothing). With `font` (the default)
     Chinese also picks an installed CJK font for matplotlib (`fonts.use_cjk_font`), so the figures'
     Chinese labels are drawn rather than shown as empty boxes."""
     key = name.strip().lower().replace("_", "-")
@@ -48,7 +49,6 @@ def set_language(name: str = "en", font: bool = True) -> str:
 
             use_cjk_font()
     _state.update(language=key, translations=translations)
-    return key
 
 
 def language() -> str:

@@ -5,7 +5,8 @@
 
 What counts is the text a reader sees: the rendered markdown (code spans, fenced code, math, HTML
 tags and link targets left out) and the text outputs of the code cells (markdown, else HTML without
-its tags, else plain text; images and widgets left out). Code is not counted.
+its tags, else plain text; images and widgets left out), and the code cells' comments, which a
+reader reads as prose. Code itself is not counted.
 
 In that text, an *English word* is a run of Latin letters (with ' or -) of two letters or more that
 is not a code identifier or a name: words with an inner capital (ResNet, BatchNorm), all-capital
@@ -66,6 +67,17 @@ def visible_outputs(cell) -> str:
     return "\n".join(texts)
 
 
+def code_comments(cell) -> str:
+    """The comments of a code cell (tools/zh.py's reading of them: Python's comment tokens)."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    from zh import comments
+
+    try:
+        return "\n".join(text.lstrip("#") for _, _, text in comments(cell.source))
+    except SyntaxError:
+        return ""
+
+
 def is_english_word(token: str) -> bool:
     word = token.strip("'-.")
     if len(word) < 2 or not word.isascii() or not word.replace("'", "").replace("-", "").isalpha():
@@ -84,16 +96,20 @@ def counts(text: str) -> tuple[int, int]:
 def english_share(path: Path) -> dict:
     nb = nbformat.read(path, as_version=4)
     md = [visible_markdown(c.source) for c in nb.cells if c.cell_type == "markdown"]
-    out = [visible_outputs(c) for c in nb.cells if c.cell_type == "code"]
-    (md_en, md_zh), (out_en, out_zh) = counts("\n".join(md)), counts("\n".join(out))
-    en, zh = md_en + out_en, md_zh + out_zh
-    return {
-        "notebook": path.name,
-        "share": en / (en + 2 * zh) if en + zh else 0.0,
-        "markdown_share": md_en / (md_en + 2 * md_zh) if md_en + md_zh else 0.0,
-        "english_letters": en,
-        "chinese_chars": zh,
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    parts = {
+        "markdown": counts("\n".join(md)),
+        "outputs": counts("\n".join(visible_outputs(c) for c in code)),
+        "comments": counts("\n".join(code_comments(c) for c in code)),
     }
+    en, zh = sum(p[0] for p in parts.values()), sum(p[1] for p in parts.values())
+    result = {"notebook": path.name, "share": share(en, zh), "english_letters": en, "chinese_chars": zh}
+    result.update({f"{name}_share": share(*part) for name, part in parts.items()})
+    return result
+
+
+def share(english: int, chinese: int) -> float:
+    return english / (english + 2 * chinese) if english + chinese else 0.0
 
 
 def main(argv=None) -> int:
@@ -101,12 +117,13 @@ def main(argv=None) -> int:
     parser.add_argument("notebooks", nargs="*", type=Path, help="default: notebooks/zh/*")
     args = parser.parse_args(argv)
     paths = args.notebooks or sorted((ROOT / "notebooks" / "zh").glob("[0-9][0-9]_*.ipynb"))
-    print(f"{'notebook':32} {'English share':>13} {'(markdown)':>10} {'letters':>8} {'汉字':>6}")
+    widths = {"notebook": -30, "English share": 13, "markdown": 9, "outputs": 8, "comments": 9, "letters": 8}
+    print(" ".join(f"{name:{'<' if w < 0 else '>'}{abs(w)}}" for name, w in widths.items()), f"{'汉字':>6}")
     for path in paths:
         r = english_share(path)
         print(
-            f"{r['notebook']:32} {r['share']:13.0%} {r['markdown_share']:10.0%} "
-            f"{r['english_letters']:8d} {r['chinese_chars']:6d}"
+            f"{r['notebook']:30} {r['share']:13.0%} {r['markdown_share']:9.0%} {r['outputs_share']:8.0%} "
+            f"{r['comments_share']:9.0%} {r['english_letters']:8d} {r['chinese_chars']:6d}"
         )
     return 0
 
