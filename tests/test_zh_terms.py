@@ -50,14 +50,15 @@ ALLOWED = {(GLOSSARY.name, "批量归一化"): 2, (GLOSSARY.name, "归一化层"
 
 
 def prose(text: str) -> list[tuple[int, str]]:
-    """(line number, the line as a reader sees it) outside code blocks; code spans and math -> SPAN."""
+    """(line number, the line as a reader sees it) outside code blocks; code spans and math -> SPAN.
+    A code comment's translation (`zh: # ...`) is prose too; the English it translates is not."""
     lines, fenced = [], False
     for number, line in enumerate(text.splitlines(), 1):
         if line.lstrip().startswith(("```", "~~~")):
             fenced = not fenced
             continue
-        if fenced or line.startswith("<!-- cell "):
-            continue
+        if fenced or line.startswith(("<!-- cell ", "<!-- code comments -->", "en: ")):
+            continue  # markers, and the English comments a `zh:` line translates (tools/zh.py)
         line = re.sub(r"`[^`]*`|\$[^$]+\$", SPAN, line)
         line = re.sub(
             r"\]\([^)]*\)|<[^>]+>|https?://\S+", lambda m: "]" + GAP if m[0][0] == "]" else GAP, line
@@ -169,3 +170,9 @@ def test_bold_renders_in_chinese_text():
             text = re.sub(r"<code>.*?</code>|<pre>.*?</pre>", "", md.render(block), flags=re.S)
             left += [f"{path.name}: {m.group()!r}" for m in re.finditer(r".{0,12}\*\*.{0,12}", text)]
     assert not left, left
+
+
+def test_comment_translations_are_checked_and_the_english_they_translate_is_not():
+    text = "<!-- code comments -->\n\nen: # a one-cycle run at 96x96\nzh: # 单周期学习率调度，96x96\n"
+    assert [line for _, line in prose(text) if line] == ["zh: # 单周期学习率调度，96x96"]
+    assert typography_problems("zh: # 单周期学习率调度，96x96")  # the size wants ×
