@@ -1,5 +1,6 @@
 """Figures of notebook 04: where a training step's time goes, a confusion matrix, and the test
-images the network gets wrong.
+images the network gets wrong; and the words its cells print around the numbers they compute
+(`speed_summary`, `fair_comparison`, ...), so the Chinese edition prints them in Chinese.
 
 The training curves live beside the trainer (`resnet_helpers.training.progress`); the full speed
 benchmark is a maintainers' tool (`tools/`). Each figure here takes plain data: lists, tensors, dicts.
@@ -7,8 +8,11 @@ benchmark is a maintainers' tool (`tools/`). Each figure here takes plain data: 
 
 from __future__ import annotations
 
+import re
 import statistics
+import textwrap
 import time
+import unicodedata
 from functools import partial
 
 import matplotlib.pyplot as plt
@@ -29,6 +33,25 @@ __all__ = [
     "confusion_matrix",
     "plot_confusion_matrix",
     "show_mistakes",
+    "run_sizes",
+    "image_costs",
+    "feature_map_sides",
+    "course_data",
+    "examples_vs_wall_clock",
+    "images_on_device",
+    "speed_summary",
+    "breakdown_summary",
+    "recipe_summary",
+    "recipe_gain",
+    "accuracy_title",
+    "most_confused",
+    "checkpoint_contents",
+    "resume_check",
+    "lesson_time",
+    "loss_floors",
+    "untimed_share",
+    "refusal",
+    "fair_comparison",
 ]
 
 
@@ -259,3 +282,296 @@ def show_mistakes(images, pred, true, class_names, rows: int = 2, cols: int = 8)
     fig.suptitle(_("Misclassified test images: true class → predicted class"), fontsize=10)
     fig.tight_layout()
     return fig
+
+
+# --------------------------------------------------------------- what the notebook's cells print
+# Each function returns the text one cell of notebook 04 prints (lines joined by "\n"), in the
+# reader's language (`resnet_helpers.i18n`): the cell computes the numbers, these put them in words.
+
+
+def _size(side: int) -> str:
+    """A square image's or feature map's size: '28x28'."""
+    return _("{side}x{side}").format(side=side)
+
+
+def _width(text: str) -> int:
+    """The columns `text` takes in a terminal: 2 for a wide (CJK) character, 1 for the others."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _fill(text: str, width: int = 100) -> str:
+    """`text` wrapped at `width` columns: `textwrap.fill` for text without wide characters; text with
+    Chinese in it (2 columns a character, no spaces between words) breaks after full-width
+    punctuation or at a space."""
+    if _width(text) == len(text):
+        return textwrap.fill(text, width=width)
+    lines = [""]
+    for piece in re.split(r"(?<=[，；：。、）])|(?= )", text):
+        if lines[-1] and _width(lines[-1] + piece.rstrip()) > width:
+            lines.append("")
+            piece = piece.lstrip()
+        lines[-1] += piece
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def run_sizes(profile: str, ours: RunSettings, improved: RunSettings, course: RunSettings) -> str:
+    """What profile `profile` trains in (a) and (b) (`ours`) and in (c) (`improved`), what the
+    course's run (`course`) trains, and what share of the course's run each one is."""
+    first = _("profile {profile}: (a), (b): {sizes}").format(profile=profile, sizes=ours.describe())
+    indent = " " * _width(first[: max(first.find("(a)"), 0)])  # "(c):" under "(a), (b):"
+    return "\n".join(
+        [
+            first,
+            indent + _("(c): {sizes}").format(sizes=improved.describe()),
+            _("the course's run: {sizes}").format(sizes=course.describe()),
+            _("(a), (b) train {share}").format(share=ours.share_of(course)),
+            _("(c) trains {share}").format(share=improved.share_of(course)),
+        ]
+    )
+
+
+def image_costs(params: int, flops: dict) -> str:
+    """ResNet-18's parameters, and the forward FLOPs of one image of each side in `flops`
+    ({side: FLOPs}) with a training step's cost, about three forward passes."""
+    lines = [_("ResNet-18: {params:,} parameters").format(params=params)]
+    for side, count in flops.items():
+        lines.append(
+            _("{size}: {forward:.3f} GFLOP forward, about {step:.2f} GFLOP per training image").format(
+                size=_size(side), forward=count / 1e9, step=3 * count / 1e9
+            )
+        )
+    return "\n".join(lines)
+
+
+def feature_map_sides(side: int, sides) -> str:
+    """The feature maps' sides for a `side`x`side` input: `sides`, after the stem then each stage."""
+    stem, *stages = sides
+    return _("{input} input: {stem} after the stem; stages {stages}").format(
+        input=_size(side), stem=_size(stem), stages=_(", ").join(_size(s) for s in stages)
+    )
+
+
+def course_data(train_images: int, test_images: int, workers: int, batches: int, ours, course) -> str:
+    """The course's loaders in (a): images, loader workers and batches per epoch, and whether the run
+    `ours` (RunSettings) is the course's whole run `course` or a slice of it."""
+    lines = [
+        _(
+            "{train:,} training and {test:,} test images, {workers} loader workers, "
+            "{batches} batches per epoch"
+        ).format(train=train_images, test=test_images, workers=workers, batches=batches)
+    ]
+    if ours == course:
+        lines.append(_("the course's whole run"))
+    else:
+        lines.append(_("a slice: {share}").format(share=ours.share_of(course)))
+    return "\n".join(lines)
+
+
+def examples_vs_wall_clock(examples_per_s: float, wall_time: float, images: int, wall_rate: float) -> str:
+    """train_ch6's examples/sec beside the wall clock of the whole call (`images` trained)."""
+    return "\n".join(
+        [
+            _("train_ch6 reports {rate:.1f} examples/sec (training steps only)").format(rate=examples_per_s),
+            _(
+                "wall clock: {seconds:.1f} s for {images:,} training images = {rate:.1f} images/s, "
+                "evaluation included"
+            ).format(seconds=wall_time, images=images, rate=wall_rate),
+        ]
+    )
+
+
+def images_on_device(
+    num_train: int, num_test: int, device, megabytes: float, allocator: str | None = None
+) -> str:
+    """How many images `DeviceData` put on `device` and their size, and what `tune_cpu_allocator`
+    did (`allocator`; None where it was not called)."""
+    lines = [
+        _("{train:,} training and {test:,} test images on {device}: {megabytes:.1f} MB").format(
+            train=num_train, test=num_test, device=device, megabytes=megabytes
+        )
+    ]
+    if allocator is not None:
+        lines.append(_("CPU allocator: {note}").format(note=allocator))
+    return "\n".join(lines)
+
+
+def speed_summary(course, ours, d2l_steps: float) -> str:
+    """(a) against (b): test accuracy, wall clock and its split into training steps and the rest.
+    `course`: the `CourseRun` of (a); `ours`: the `TrainResult` of (b); `d2l_steps`: the seconds of
+    train_ch6's timed steps (images / its examples/sec)."""
+    return "\n".join(
+        [
+            _(
+                "test acc: d2l {course:.3f}, ours {ours:.3f} "
+                "(same recipe, other shuffling; d2l in fp32, ours in {precision})"
+            ).format(course=course.test_acc, ours=ours.test_acc, precision=ours.precision),
+            _("wall clock: d2l {course:.1f} s, ours {ours:.1f} s -> speedup {speedup:.2f}x").format(
+                course=course.wall_time, ours=ours.wall_time, speedup=course.wall_time / ours.wall_time
+            ),
+            "  "
+            + _(
+                "training steps: d2l {course_steps:.1f} s, ours {our_steps:.1f} s; "
+                "the rest: d2l {course_rest:.1f} s, ours {our_rest:.1f} s"
+            ).format(
+                course_steps=d2l_steps,
+                our_steps=ours.train_time,
+                course_rest=course.wall_time - d2l_steps,
+                our_rest=ours.wall_time - ours.train_time,
+            ),
+            _("; ").join(ours.notes),
+        ]
+    )
+
+
+def breakdown_summary(result: dict) -> str:
+    """`step_time_breakdown`'s result in one line: each pipeline's median step and the speedup."""
+    return _(
+        "a step of {batch_size} images at {size}: d2l {course:.2f} s (fp32), "
+        "ours {ours:.2f} s ({precision}): {speedup:.1f}x faster"
+    ).format(
+        batch_size=result["batch_size"],
+        size=_size(result["resolution"]),
+        course=result["course"]["total"],
+        ours=result["ours"]["total"],
+        precision=result["precision"],
+        speedup=result["speedup"],
+    )
+
+
+def _recipe_description(recipe) -> str:
+    """A recipe's description (`Recipe.description`, English) in the reader's language."""
+    words = {
+        "the book's run: SGD lr 0.05, xavier init, no augmentation": _(
+            "the book's run: SGD lr 0.05, xavier init, no augmentation"
+        ),
+        "SGD with Nesterov momentum 0.95 -> 0.85 -> 0.95 against a one-cycle lr up to 0.2, "
+        "weight decay 5e-4, label smoothing 0.1, random horizontal flip, residual branches start at zero": _(
+            "SGD with Nesterov momentum 0.95 -> 0.85 -> 0.95 against a one-cycle lr up to 0.2, "
+            "weight decay 5e-4, label smoothing 0.1, random horizontal flip, residual branches start at zero"
+        ),
+    }
+    return words.get(recipe.description, recipe.description)
+
+
+def recipe_summary(recipe, width: int = 100) -> str:
+    """'improved recipe: SGD with ...', wrapped at `width` columns."""
+    text = _("{recipe} recipe: {description}").format(
+        recipe=recipe.name, description=_recipe_description(recipe)
+    )
+    return _fill(text, width=width)
+
+
+def recipe_gain(test_acc: float, gain: float, ours: RunSettings, improved: RunSettings) -> str:
+    """(c)'s test accuracy and its `gain` over (b); where (c) trained other sizes than (b), both
+    sizes and the warning that the gain is not the recipe's alone."""
+    lines = [
+        _("improved recipe: test acc {test_acc:.3f}, {gain:+.3f} over the course's recipe in (b)").format(
+            test_acc=test_acc, gain=gain
+        )
+    ]
+    if improved != ours:
+        lines += [
+            _("(b): {sizes}").format(sizes=ours.describe()),
+            _("(c): {sizes}").format(sizes=improved.describe()),
+            _(
+                "(c) trained on more images and epochs than (b): this gain mixes the recipe with the data\n"
+                "(exercise 5 compares the recipes on (b)'s settings)"
+            ),
+        ]
+    return "\n".join(lines)
+
+
+def accuracy_title(recipe: str, test_acc: float) -> str:
+    """A figure's title: 'improved recipe, test acc 0.907'."""
+    return _("{recipe} recipe, test acc {test_acc:.3f}").format(recipe=recipe, test_acc=test_acc)
+
+
+def most_confused(mistakes, class_names, top: int = 3) -> str:
+    """The `top` largest off-diagonal counts of a confusion matrix `mistakes` (its diagonal zeroed):
+    'shirt taken for t-shirt 123 times', one line each."""
+    n, lines = len(class_names), []
+    for k in torch.as_tensor(mistakes).flatten().argsort(descending=True)[:top].tolist():
+        i, j = divmod(k, n)
+        lines.append(
+            _("{true:>9} taken for {predicted:<9} {count:4d} times").format(
+                true=class_names[i], predicted=class_names[j], count=int(mistakes[i, j])
+            )
+        )
+    return "\n".join(lines)
+
+
+def checkpoint_contents(path, state: dict) -> str:
+    """What a checkpoint (`load_checkpoint(path)`) holds: after which epoch, and its entries."""
+    return "\n".join(
+        [
+            _("{path}: after epoch {epoch} of {epochs}").format(
+                path=path, epoch=state["epoch"], epochs=state["config"]["settings"]["epochs"]
+            ),
+            _("holds: {entries}").format(entries=", ".join(sorted(state))),
+        ]
+    )
+
+
+def resume_check(test_acc: float, same: bool) -> str:
+    """A resumed run's test accuracy, and whether its weights are the run's that wrote the checkpoint."""
+    return _("test acc {test_acc:.3f}; same weights as the run that wrote it: {same}").format(
+        test_acc=test_acc, same=same
+    )
+
+
+def lesson_time(minutes: float, profile: str, machine: str) -> str:
+    """How long the lesson took under `profile`, on `machine` (environment_report's device line)."""
+    return "\n".join(
+        [
+            _(
+                "the lesson took {minutes:.1f} min under profile {profile} (the solutions below add a little)"
+            ).format(minutes=minutes, profile=profile),
+            _("on {machine}").format(machine=machine),
+        ]
+    )
+
+
+def loss_floors(floor: float, course_loss: float, improved_loss: float) -> str:
+    """Exercise 1: the smallest loss with label smoothing 0.1 (`floor`), and how far above its floor
+    each run's final training loss is: (b) without smoothing, (c) with it."""
+    runs = (
+        (_("(b) course recipe, no smoothing"), course_loss, 0.0),
+        (_("(c) improved recipe, smoothing 0.1"), improved_loss, floor),
+    )
+    lines = [_("smallest loss with label smoothing 0.1: {floor:.3f} (0 without)").format(floor=floor)]
+    for name, loss, least in runs:
+        lines.append(
+            _("{run}: final training loss {loss:.3f}, {above:.3f} above its floor of {floor:.3f}").format(
+                run=name, loss=loss, above=loss - least, floor=least
+            )
+        )
+    return "\n".join(lines)
+
+
+def untimed_share(steps_only: float, wall_time: float) -> str:
+    """Exercise 2: train_ch6's timed steps against the wall clock, and the share it does not time."""
+    return _(
+        "timed steps {steps:.1f} s of {wall:.1f} s: "
+        "{share:.0%} of the wall time was data loading, evaluation and plotting"
+    ).format(steps=steps_only, wall=wall_time, share=1 - steps_only / wall_time)
+
+
+def refusal(error: Exception, width: int = 100) -> str:
+    """Exercise 4: the trainer's refusal to resume another run, wrapped at `width` columns."""
+    return _fill(_("refused: {error}").format(error=error), width=width)
+
+
+def fair_comparison(steps: int, course_acc: float, improved_acc: float) -> str:
+    """Exercise 5: both recipes on (b)'s settings (`steps` steps), and which one wins."""
+    if improved_acc > course_acc:
+        winner = _("-> the improved recipe wins here")
+    else:
+        winner = _("-> the course recipe wins here")
+    return "\n".join(
+        [
+            _(
+                "on (b)'s settings, {steps} steps: course recipe {course:.3f}, improved recipe {improved:.3f}"
+            ).format(steps=steps, course=course_acc, improved=improved_acc),
+            winner,
+        ]
+    )
