@@ -5,15 +5,34 @@ import pytest
 import torch
 
 from resnet_helpers import PRESETS, ResNetConfig, build_resnet, count_flops, count_params, stage_table
+from resnet_helpers.i18n import set_language
 from resnet_helpers.lessons.architecture import (
     architecture_diagram,
     architecture_figure,
     architecture_panel,
+    computed_in,
     explore_architecture,
+    fashion_mnist_line,
+    fc_share_line,
     format_headline,
+    last_stage_line,
+    layer_count_lines,
+    option_a_lines,
+    resolution_flops_line,
+    same_counts_lines,
+    same_flops_line,
+    same_network_lines,
+    smallest_resolution_line,
+    source_line,
     stage_frame,
+    stage_share_line,
+    table1_line,
+    torchvision_flops_lines,
+    vgg_comparison_line,
+    width_scaling_line,
 )
 from resnet_helpers.lessons.family import (
+    PAPER,
     classic_cnns,
     family_frame,
     parameter_differences,
@@ -355,3 +374,215 @@ def test_architecture_diagram_is_drawn_from_the_network(settings):
 def test_architecture_diagram_refuses_an_impossible_setting():
     with pytest.raises(ValueError, match="nothing to draw"):
         architecture_diagram(explore_architecture(resolution=8))
+
+
+# --- what notebook 03's cells print: the English exactly as the saved outputs, and the Chinese ---
+
+
+def _stage_shares():
+    r18 = explore_architecture(
+        blocks=(2, 2, 2, 2), base_width=64, block="basic", resolution=224, in_channels=1
+    )
+    return "\n".join(stage_share_line(row, r18) for row in r18["rows"][1:5])
+
+
+def _resolutions():
+    at_224, at_96 = explore_architecture(resolution=224), explore_architecture(resolution=96)
+    return resolution_flops_line(at_224["flops"], at_96["flops"])
+
+
+def _vgg():
+    vgg16 = dict(flops=30.94, params=138_357_544)
+    resnets = [("ResNet-152", 23.03, 60_192_808), ("ResNet-18", 3.63, 11_689_512)]
+    lines = [vgg_comparison_line(n, f / vgg16["flops"], p / vgg16["params"]) for n, f, p in resnets]
+    return "\n".join([*lines, fc_share_line(0.89)])
+
+
+PRINTED = [
+    pytest.param(  # notebook 03, cell 22882346
+        lambda: same_network_lines(
+            11_178_378, 11_178_378, True, True, ["b1", "b2", "b3", "b4", "b5", "pool", "flatten", "fc"]
+        ),
+        (
+            "parameters, course code:     11,178,378\n"
+            "parameters, build_resnet:    11,178,378\n"
+            "same layers in the same order: True | same weight shapes: True\n"
+            "stage names: ['b1', 'b2', 'b3', 'b4', 'b5', 'pool', 'flatten', 'fc']"
+        ),
+        (
+            "参数，课程代码：             11,178,378\n"
+            "参数，build_resnet：         11,178,378\n"
+            "层相同且顺序相同：True | 权重形状相同：True\n"
+            "阶段名：['b1', 'b2', 'b3', 'b4', 'b5', 'pool', 'flatten', 'fc']"
+        ),
+        id="same_network_lines",
+    ),
+    pytest.param(  # notebook 03, cell f7ab8bde
+        lambda: layer_count_lines({"7x7": 1, "3x3": 16, "1x1": 3}, 1, 3, without=18),
+        (
+            "convolutions by kernel size: {'7x7': 1, '3x3': 16, '1x1': 3}\n"
+            "fully connected layers:      1\n"
+            "1x1 convolutions on shortcuts: 3\n"
+            "weight layers without the shortcuts: 18"
+        ),
+        (
+            "按卷积核尺寸统计的卷积：     {'7x7': 1, '3x3': 16, '1x1': 3}\n"
+            "全连接层：                   1\n"
+            "捷径上的 1×1 卷积：3\n"
+            "不计捷径的权重层：18"
+        ),
+        id="layer_count_lines",
+    ),
+    pytest.param(  # notebook 03, cell 95b08d54
+        lambda: _stage_shares(),
+        (
+            "b2: (1, 64, 56, 56)      1.3% of the parameters,  26.7% of the FLOPs\n"
+            "b3: (1, 128, 28, 28)     4.7% of the parameters,  23.7% of the FLOPs\n"
+            "b4: (1, 256, 14, 14)    18.8% of the parameters,  23.7% of the FLOPs\n"
+            "b5: (1, 512, 7, 7)      75.1% of the parameters,  23.7% of the FLOPs"
+        ),
+        (
+            "b2：(1, 64, 56, 56)    参数占   1.3%，FLOPs 占  26.7%\n"
+            "b3：(1, 128, 28, 28)   参数占   4.7%，FLOPs 占  23.7%\n"
+            "b4：(1, 256, 14, 14)   参数占  18.8%，FLOPs 占  23.7%\n"
+            "b5：(1, 512, 7, 7)     参数占  75.1%，FLOPs 占  23.7%"
+        ),
+        id="stage_share_line",
+    ),
+    pytest.param(  # notebook 03, cell a430e440
+        lambda: computed_in(0.099),
+        "computed in 0.099 s",
+        "用时 0.099 秒",
+        id="computed_in",
+    ),
+    pytest.param(  # notebook 03, cell 3ef3cf1d
+        lambda: same_counts_lines(True, True, True),
+        ("same stage table: True\nsame parameters:  True\nsame FLOPs:       True"),
+        ("阶段表相同：      True\n参数相同：        True\nFLOPs 相同：      True"),
+        id="same_counts_lines",
+    ),
+    pytest.param(  # notebook 03, cell e165e0a2
+        lambda: torchvision_flops_lines(25_557_032, 4.089, 8_178_000_000),
+        (
+            "torchvision metadata, ResNet-50: 25,557,032 parameters, _ops = 4.089 'GFLOPS'\n"
+            "count_flops at 224:              8.178 GFLOPs\n"
+            "  = multiply-adds:               4.089 G"
+        ),
+        (
+            "torchvision 元数据，ResNet-50：25,557,032 个参数，_ops = 4.089 'GFLOPS'\n"
+            "count_flops（224×224）：         8.178 GFLOPs\n"
+            "  = 乘加次数：                   4.089 G"
+        ),
+        id="torchvision_flops_lines",
+    ),
+    pytest.param(  # notebook 03, cell 97362c82
+        lambda: same_flops_line(True),
+        "same FLOPs as torchvision's resnext50_32x4d: True",
+        "与 torchvision 的 resnext50_32x4d 的 FLOPs 相同：True",
+        id="same_flops_line",
+    ),
+    pytest.param(  # notebook 03, cell e75b4119
+        lambda: source_line(PAPER),
+        (
+            "Source: He, Zhang, Ren, Sun (2015): Deep Residual Learning for Image Recognition, "
+            "arXiv:1512.03385 (CVPR 2016)"
+        ),
+        (
+            "来源：He, Zhang, Ren, Sun (2015): Deep Residual Learning for Image Recognition, "
+            "arXiv:1512.03385 (CVPR 2016)"
+        ),
+        id="source_line",
+    ),
+    pytest.param(  # notebook 03, cell 478cbc0a
+        lambda: option_a_lines("ResNet-18", 11_692_520, 11_519_592, 172_928, 0.0106),
+        (
+            "ResNet-18: option B 11,692,520 parameters, option A 11,519,592:\n"
+            "  172,928 parameters and 1.06% of the FLOPs fewer (the three 1x1 projections)"
+        ),
+        (
+            "ResNet-18：选项 B 有 11,692,520 个参数，选项 A 有 11,519,592 个：\n"
+            "  少了 172,928 个参数和 1.06% 的 FLOPs（即那三个 1×1 投影）"
+        ),
+        id="option_a_lines",
+    ),
+    pytest.param(  # notebook 03, cell 0fd9a7a7
+        lambda: _vgg(),
+        (
+            "ResNet-152 vs VGG-16: 0.74x the FLOPs, 0.44x the parameters\n"
+            "ResNet-18  vs VGG-16: 0.12x the FLOPs, 0.08x the parameters\n"
+            "VGG-16's fully connected layers hold 89% of its parameters"
+        ),
+        (
+            "ResNet-152 对比 VGG-16：FLOPs 是 0.74 倍，参数是 0.44 倍\n"
+            "ResNet-18  对比 VGG-16：FLOPs 是 0.12 倍，参数是 0.08 倍\n"
+            "VGG-16 的全连接层占了它 89% 的参数"
+        ),
+        id="vgg_comparison_line_and_fc_share_line",
+    ),
+    pytest.param(  # notebook 03, cell f3054a60
+        lambda: table1_line("18-layer", 18, [56, 28, 14, 7], 1.81, 1.8, "ResNet-18", True),
+        (
+            " 18-layer: depth  18, outputs [56, 28, 14, 7],  1.81 G mult-adds (Table 1: 1.8), "
+            "parameters as ResNet-18: True"
+        ),
+        (
+            " 18-layer：深度  18，输出 [56, 28, 14, 7]， 1.81 G 次乘加（表 1：1.8），参数与 ResNet-18 "
+            "相同：True"
+        ),
+        id="table1_line",
+    ),
+    pytest.param(  # notebook 03, cell a23716a1
+        lambda: _resolutions(),
+        "224x224: 3.47 GFLOPs, 96x96: 0.64 GFLOPs, 5.4x less at 96 (the area ratio is 5.4)",
+        "224×224：3.47 GFLOPs；96×96：0.64 GFLOPs，只有前者的 1/5.4（两者面积之比为 5.4）",
+        id="resolution_flops_line",
+    ),
+    pytest.param(  # notebook 03, cell a23716a1
+        lambda: (
+            smallest_resolution_line(17, (1, 512, 1, 1))
+            + "\n"
+            + fashion_mnist_line((1, 256, 2, 2), (1, 512, 1, 1))
+        ),
+        (
+            "smallest resolution: 17 -> b5 output (1, 512, 1, 1)\n"
+            "28x28, Fashion-MNIST's own size: b4 output (1, 256, 2, 2) -> b5 output (1, 512, 1, 1)"
+        ),
+        (
+            "最小分辨率：17 -> b5 输出 (1, 512, 1, 1)\n"
+            "28×28（Fashion-MNIST 的原始尺寸）：b4 输出 (1, 256, 2, 2) -> b5 输出 (1, 512, 1, 1)"
+        ),
+        id="smallest_resolution_line",
+    ),
+    pytest.param(  # notebook 03, cell 4a4e02c1
+        lambda: last_stage_line((1, 512, 3, 3)),
+        "    last stage output: (1, 512, 3, 3)",
+        "    最后一个阶段的输出：(1, 512, 3, 3)",
+        id="last_stage_line",
+    ),
+    pytest.param(  # notebook 03, cell 4bb3efac
+        lambda: width_scaling_line(32, 0.25, 0.26) + "\n" + width_scaling_line(128, 4.00, 3.95),
+        (
+            "base width  32: 0.25x the parameters, 0.26x the FLOPs\n"
+            "base width 128: 4.00x the parameters, 3.95x the FLOPs"
+        ),
+        ("基础宽度  32：参数是 0.25 倍，FLOPs 是 0.26 倍\n基础宽度 128：参数是 4.00 倍，FLOPs 是 3.95 倍"),
+        id="width_scaling_line",
+    ),
+]
+
+
+@pytest.fixture
+def in_chinese():
+    set_language("zh", font=False)
+    yield
+    set_language("en")
+
+
+@pytest.mark.parametrize(("call", "english", "chinese"), PRINTED)
+def test_printed_text_is_the_saved_output(call, english, chinese):
+    assert call() == english
+
+
+@pytest.mark.parametrize(("call", "english", "chinese"), PRINTED)
+def test_printed_text_in_chinese(call, english, chinese, in_chinese):
+    assert call() == chinese

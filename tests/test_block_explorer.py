@@ -1,20 +1,48 @@
 """The block explorer: its callback (every control, every bad combination), its panel, the gradient helper."""
 
 import itertools
+from types import SimpleNamespace
 
 import pytest
 import torch
 from torch.nn import functional as F
 
 from resnet_helpers import BLOCKS, Bottleneck, PreActResidual, Residual, count_flops, count_params
+from resnet_helpers.i18n import set_language
 from resnet_helpers.lessons.residual_block import (
     Paths,
     block_explorer_panel,
     block_figure,
+    block_rows_table,
+    branch_at_zero_lines,
     compare_blocks,
+    concatenated_line,
+    conv2_line,
     explore_block,
+    explored_line,
     format_block_report,
+    formula_line,
+    gain_conclusions,
+    gain_per_block_conclusion,
+    gain_table,
+    identity_at_zero_lines,
     input_gradient_norms,
+    option_a_shortcut_lines,
+    option_line,
+    paths_header,
+    paths_row,
+    relu_share_text,
+    resnext_summary,
+    same_block_line,
+    same_output_line,
+    shortcut_cost_line,
+    shortcut_need_line,
+    stack_gain_header,
+    stack_gain_line,
+    tradeoff_table,
+    two_paths_line,
+    zero_branch_gain_line,
+    zero_init_line,
 )
 from resnet_helpers.lessons.widgets import WIDGET_VIEW
 
@@ -484,3 +512,479 @@ def test_two_path_inception_with_identity_and_sum_is_the_residual_block(mode):
     assert torch.equal(cat(X)[:, 16:], X)
     with pytest.raises(ValueError, match="merge"):
         Paths(branch, merge="max")
+
+
+# --- what notebook 02's cells print: the English exactly as the saved outputs, and the Chinese ---
+
+GAIN_SCALES = [0.0, 0.01, 0.1, 0.3, 1.0, 2.0]
+
+GAIN_ROWS = [  # notebook 02's table: eval with, eval without, train with, train without
+    (1.000, 0.000, 1.000, 0.000),
+    (1.000, 0.001, 1.000, 0.025),
+    (1.000, 0.014, 1.055, 0.251),
+    (1.002, 0.043, 1.409, 0.754),
+    (1.014, 0.143, 3.146, 2.514),
+    (1.053, 0.287, 5.639, 5.028),
+]
+
+GAINS = {
+    (mode, key): [row[2 * m + k] for row in GAIN_ROWS]
+    for m, mode in enumerate(("eval", "train"))
+    for k, key in enumerate(("with shortcut", "without shortcut"))
+}
+
+BLOCK_ROWS = [
+    {"block": "basic", "output shape": (1, 64, 56, 56), "params": 74_112, "flops": 462_422_016},
+    {"block": "bottleneck", "output shape": (1, 256, 56, 56), "params": 70_784, "flops": 436_731_904},
+    {"block": "preact", "output shape": (1, 64, 56, 56), "params": 74_112, "flops": 462_422_016},
+]
+
+
+def _tradeoff():
+    rows = [("bottleneck (3x3 on 64)", explore_block("bottleneck", 256, 256, size=56))]
+    for groups in (1, 2, 4, 8, 32, 128):
+        name = f"ResNeXt, {groups} group{'s' * (groups > 1)}"
+        rows.append((name, explore_block("resnext", 256, 256, size=56, groups=groups)))
+    return rows
+
+
+def _conv(cin, cout, groups):
+    return SimpleNamespace(in_channels=cin, out_channels=cout, groups=groups)
+
+
+def _shortcut_needs():
+    cases = [
+        (64, 64, 1, False),
+        (64, 64, 2, True),
+        (64, 128, 1, True),
+        (64, 128, 2, True),
+        (128, 64, 1, True),
+        (128, 64, 2, True),
+        (128, 128, 1, False),
+        (128, 128, 2, True),
+    ]
+    return "\n".join(shortcut_need_line(*case) for case in cases)
+
+
+def _formulas():
+    counts = [(3, 180), (64, 74_112), (128, 295_680), (256, 1_181_184), (512, 4_721_664)]
+    return "\n".join(formula_line(c, n, n) for c, n in counts)
+
+
+def _paths():
+    rows = [
+        (
+            "Inception(192, 64, (96, 128), (16, 32), 32)",
+            4,
+            "concatenate",
+            (1, 256, 28, 28),
+            163_696,
+            256_098_304,
+        ),
+        ("Residual(192, 256, use_1x1conv=True)", 2, "add", (1, 256, 28, 28), 1_083_136, 1_695_547_392),
+        (
+            "Inception(256, 64, (96, 128), (16, 32), 32)",
+            4,
+            "concatenate",
+            (1, 256, 28, 28),
+            177_008,
+            276_971_520,
+        ),
+        ("Residual(256, 256)", 2, "add", (1, 256, 28, 28), 1_181_184, 1_849_688_064),
+    ]
+    return "\n".join([paths_header(), *(paths_row(*row) for row in rows)])
+
+
+PRINTED = [
+    pytest.param(  # notebook 02, cell f2e37d29
+        lambda: "\n".join(
+            same_block_line(name, True, shape, p, p)
+            for name, shape, p in [
+                ("Residual(3, 3)", (4, 3, 6, 6), 180),
+                ("Residual(3, 6, True, 2)", (4, 6, 3, 3), 546),
+                ("Residual(8, 8, True, 1)", (4, 8, 6, 6), 1_272),
+                ("Residual(16, 32, True, 2)", (4, 32, 3, 3), 14_560),
+            ]
+        ),
+        (
+            "Residual(3, 3): same output True, output (4, 3, 6, 6), parameters 180 and 180\n"
+            "Residual(3, 6, True, 2): same output True, output (4, 6, 3, 3), parameters 546 and 546\n"
+            "Residual(8, 8, True, 1): same output True, output (4, 8, 6, 6), parameters 1,272 and 1,272\n"
+            "Residual(16, 32, True, 2): same output True, output (4, 32, 3, 3), parameters 14,560 and "
+            "14,560"
+        ),
+        (
+            "Residual(3, 3)：输出相同 True，输出形状 (4, 3, 6, 6)，参数 180 和 180\n"
+            "Residual(3, 6, True, 2)：输出相同 True，输出形状 (4, 6, 3, 3)，参数 546 和 546\n"
+            "Residual(8, 8, True, 1)：输出相同 True，输出形状 (4, 8, 6, 6)，参数 1,272 和 1,272\n"
+            "Residual(16, 32, True, 2)：输出相同 True，输出形状 (4, 32, 3, 3)，参数 14,560 和 14,560"
+        ),
+        id="same_block_line",
+    ),
+    pytest.param(  # notebook 02, cell 30333ed4
+        lambda: option_line("A", (4, 6, 3, 3), 522) + "\n" + option_line("B", (4, 6, 3, 3), 546),
+        (
+            "option A (zero padding)  output (4, 6, 3, 3), 522 parameters\n"
+            "option B (1x1 conv)      output (4, 6, 3, 3), 546 parameters"
+        ),
+        (
+            "选项 A（零填充）：输出 (4, 6, 3, 3)，522 个参数\n"
+            "选项 B（1×1 卷积）：输出 (4, 6, 3, 3)，546 个参数"
+        ),
+        id="option_line",
+    ),
+    pytest.param(  # notebook 02, cell 30333ed4
+        lambda: option_a_shortcut_lines(True, True),
+        (
+            "option A's shortcut: first 3 channels == X[:, :, ::2, ::2]: True\n"
+            "                     last 3 channels are all zero:       True"
+        ),
+        (
+            "选项 A 的捷径： 前 3 个通道 == X[:, :, ::2, ::2]： True\n"
+            "                后 3 个通道全为零：                 True"
+        ),
+        id="option_a_shortcut_lines",
+    ),
+    pytest.param(  # notebook 02, cell 386886db
+        lambda: branch_at_zero_lines(True, all_zero=True),
+        (
+            "residual block, branch at zero: block(X) == X         True\n"
+            "normal block, same weights:     all outputs are zero  True"
+        ),
+        (
+            "残差块，分支为零：              block(X) == X         True\n"
+            "正常块，相同权重：              输出全为零            True"
+        ),
+        id="branch_at_zero_lines",
+    ),
+    pytest.param(  # notebook 02, cell 6975e1b9
+        lambda: zero_init_line(True),
+        "rh.Residual(64, 64).zero_init_last() is the identity: True",
+        "rh.Residual(64, 64).zero_init_last() 是恒等映射：True",
+        id="zero_init_line",
+    ),
+    pytest.param(  # notebook 02, cell bef5b025
+        lambda: gain_table(GAIN_SCALES, GAINS),
+        (
+            "               evaluation mode                training mode         \n"
+            "       γ  with shortcut        without  with shortcut        without\n"
+            "     0.0          1.000          0.000          1.000          0.000\n"
+            "    0.01          1.000          0.001          1.000          0.025\n"
+            "     0.1          1.000          0.014          1.055          0.251\n"
+            "     0.3          1.002          0.043          1.409          0.754\n"
+            "     1.0          1.014          0.143          3.146          2.514\n"
+            "     2.0          1.053          0.287          5.639          5.028"
+        ),
+        (
+            "                   评估模式                      训练模式           \n"
+            "       γ         有捷径         无捷径         有捷径         无捷径\n"
+            "     0.0          1.000          0.000          1.000          0.000\n"
+            "    0.01          1.000          0.001          1.000          0.025\n"
+            "     0.1          1.000          0.014          1.055          0.251\n"
+            "     0.3          1.002          0.043          1.409          0.754\n"
+            "     1.0          1.014          0.143          3.146          2.514\n"
+            "     2.0          1.053          0.287          5.639          5.028"
+        ),
+        id="gain_table",
+    ),
+    pytest.param(  # notebook 02, cell 08dc3f14
+        lambda: gain_conclusions(1.000, 0.0, 0.143, 3.146, 2.514),
+        (
+            "With the shortcut, the smallest gain in the table is 1.000; without it, the gain at γ = 0 "
+            "is 0.\n"
+            "Evaluation mode, fresh block (γ = 1): without the shortcut it passes on 14.3% of the "
+            "gradient (about 1/7).\n"
+            "Training mode, fresh block (γ = 1): gains 3.15 with and 2.51 without the shortcut: batch "
+            "norm amplifies the gradient in both."
+        ),
+        (
+            "有捷径时，表中最小的增益是 1.000；没有捷径时，γ = 0 处的增益是 0。\n"
+            "评估模式，新初始化的块（γ = 1）：没有捷径时，它只把 14.3% 的梯度传下去（约 1/7）。\n"
+            "训练模式，新初始化的块（γ = 1）：有捷径时增益为 3.15，没有捷径时为 "
+            "2.51：批量规范化在两种情况下都放大了梯度。"
+        ),
+        id="gain_conclusions",
+    ),
+    pytest.param(  # notebook 02, cell a2e69369
+        lambda: explored_line(
+            {"output_channels": 3}, {"output shape": (4, 3, 6, 6), "params": 180, "flops": 46_656}
+        ),
+        "{'output_channels': 3} -> (4, 3, 6, 6) 180 parameters, 46,656 FLOPs",
+        "{'output_channels': 3} -> (4, 3, 6, 6)，180 个参数，46,656 FLOPs",
+        id="explored_line",
+    ),
+    pytest.param(  # notebook 02, cell a0e74fab
+        lambda: (
+            conv2_line("Bottleneck", (4, 256, 8, 8), (4, 256, 8, 8), _conv(64, 64, 1), 70_784)
+            + "\n"
+            + conv2_line("ResNeXt", (4, 256, 8, 8), (4, 512, 4, 4), _conv(256, 256, 32), 349_696)
+        ),
+        (
+            "Bottleneck      (4, 256, 8, 8) -> (4, 256, 8, 8): 3x3 conv 64 -> 64 channels in 1 "
+            "group(s), 70,784 parameters\n"
+            "ResNeXt         (4, 256, 8, 8) -> (4, 512, 4, 4): 3x3 conv 256 -> 256 channels in 32 "
+            "group(s), 349,696 parameters"
+        ),
+        (
+            "Bottleneck      (4, 256, 8, 8) -> (4, 256, 8, 8)：3×3 卷积 64 -> 64 个通道，分 1 "
+            "组，70,784 个参数\n"
+            "ResNeXt         (4, 256, 8, 8) -> (4, 512, 4, 4)：3×3 卷积 256 -> 256 个通道，分 32 "
+            "组，349,696 个参数"
+        ),
+        id="conv2_line",
+    ),
+    pytest.param(  # notebook 02, cell 298a60c0
+        lambda: block_rows_table(BLOCK_ROWS),
+        (
+            "block       output shape              params           FLOPs\n"
+            "basic       (1, 64, 56, 56)           74,112     462,422,016\n"
+            "bottleneck  (1, 256, 56, 56)          70,784     436,731,904\n"
+            "preact      (1, 64, 56, 56)           74,112     462,422,016"
+        ),
+        (
+            "块          输出形状                    参数           FLOPs\n"
+            "basic       (1, 64, 56, 56)           74,112     462,422,016\n"
+            "bottleneck  (1, 256, 56, 56)          70,784     436,731,904\n"
+            "preact      (1, 64, 56, 56)           74,112     462,422,016"
+        ),
+        id="block_rows_table",
+    ),
+    pytest.param(  # notebook 02, cell a9ab429c
+        lambda: tradeoff_table(_tradeoff()),
+        (
+            "block                                 3x3 conv    params          FLOPs  3x3 share\n"
+            "bottleneck (3x3 on 64)                conv 3x3    70,784    436,731,904      52.9%\n"
+            "ResNeXt, 1 group                      conv 3x3   214,528  1,335,885,824      69.2%\n"
+            "ResNeXt, 2 groups           conv 3x3, 2 groups   140,800    873,463,808      52.9%\n"
+            "ResNeXt, 4 groups           conv 3x3, 4 groups   103,936    642,252,800      36.0%\n"
+            "ResNeXt, 8 groups           conv 3x3, 8 groups    85,504    526,647,296      22.0%\n"
+            "ResNeXt, 32 groups         conv 3x3, 32 groups    71,680    439,943,168       6.6%\n"
+            "ResNeXt, 128 groups       conv 3x3, 128 groups    68,224    418,267,136       1.7%"
+        ),
+        (
+            "块                                    3×3 卷积      参数          FLOPs   3×3 占比\n"
+            "bottleneck (3x3 on 64)                conv 3x3    70,784    436,731,904      52.9%\n"
+            "ResNeXt, 1 group                      conv 3x3   214,528  1,335,885,824      69.2%\n"
+            "ResNeXt, 2 groups           conv 3x3, 2 groups   140,800    873,463,808      52.9%\n"
+            "ResNeXt, 4 groups           conv 3x3, 4 groups   103,936    642,252,800      36.0%\n"
+            "ResNeXt, 8 groups           conv 3x3, 8 groups    85,504    526,647,296      22.0%\n"
+            "ResNeXt, 32 groups         conv 3x3, 32 groups    71,680    439,943,168       6.6%\n"
+            "ResNeXt, 128 groups       conv 3x3, 128 groups    68,224    418,267,136       1.7%"
+        ),
+        id="tradeoff_table",
+    ),
+    pytest.param(  # notebook 02, cell 75c27a33
+        lambda: resnext_summary(
+            71_680 / 70_784, 439_943_168 / 436_731_904, 439_943_168 / 1_335_885_824, 71_680 / 214_528
+        ),
+        (
+            "ResNeXt (32 groups) vs bottleneck: 1.01x the parameters, 1.01x the FLOPs,\n"
+            "    with a 3x3 convolution twice as wide (128 vs 64 channels).\n"
+            "From 1 to 32 groups the block keeps 33% of its FLOPs and 33% of its parameters: the 1x1 "
+            "convolutions now dominate."
+        ),
+        (
+            "ResNeXt（32 组）对比瓶颈块：参数是 1.01 倍，FLOPs 是 1.01 倍，\n"
+            "    而 3×3 卷积宽了一倍（128 对 64 个通道）。\n"
+            "从 1 组到 32 组，块的 FLOPs 只剩 33%，参数只剩 33%：此时 1×1 卷积占了大头。"
+        ),
+        id="resnext_summary",
+    ),
+    pytest.param(  # notebook 02, cell 533beeed
+        lambda: identity_at_zero_lines(basic=False, preact=True),
+        (
+            "basic block, branch at zero:          block(X) == X False\n"
+            "pre-activation block, branch at zero: block(X) == X True"
+        ),
+        (
+            "基本块，分支为零：                    block(X) == X False\n"
+            "预激活块，分支为零：                  block(X) == X True"
+        ),
+        id="identity_at_zero_lines",
+    ),
+    pytest.param(  # notebook 02, cell 691665f3
+        lambda: zero_branch_gain_line("basic", 0.721) + "\n" + zero_branch_gain_line("pre-activation", 1.0),
+        (
+            "basic           branch at zero, gradient gain with the shortcut: 0.721\n"
+            "pre-activation  branch at zero, gradient gain with the shortcut: 1.000"
+        ),
+        ("基本块：分支为零时，经过捷径的梯度增益为 0.721\n预激活块：分支为零时，经过捷径的梯度增益为 1.000"),
+        id="zero_branch_gain_line",
+    ),
+    pytest.param(  # notebook 02, cell bc44d866
+        lambda: relu_share_text(579 / 1152),
+        (
+            "The basic block's last ReLU keeps 50% of the entries here; a gradient of independent\n"
+            "random entries keeps about the square root of that share of its norm: √0.50 = 0.709."
+        ),
+        (
+            "这里基本块最后的 ReLU 保留了 50% 的元素；由独立随机元素组成的梯度，\n"
+            "其范数大约保留这一比例的平方根：√0.50 = 0.709。"
+        ),
+        id="relu_share_text",
+    ),
+    pytest.param(  # notebook 02, cell 4b5fd247
+        lambda: _paths(),
+        (
+            "block                                         paths  merge       output                "
+            "params          FLOPs\n"
+            "Inception(192, 64, (96, 128), (16, 32), 32)       4  concatenate (1, 256, 28, 28)     "
+            "163,696    256,098,304\n"
+            "Residual(192, 256, use_1x1conv=True)              2  add         (1, 256, 28, 28)   "
+            "1,083,136  1,695,547,392\n"
+            "Inception(256, 64, (96, 128), (16, 32), 32)       4  concatenate (1, 256, 28, 28)     "
+            "177,008    276,971,520\n"
+            "Residual(256, 256)                                2  add         (1, 256, 28, 28)   "
+            "1,181,184  1,849,688,064"
+        ),
+        (
+            "块                                           路径数  合并方式    输出                    "
+            "参数          FLOPs\n"
+            "Inception(192, 64, (96, 128), (16, 32), 32)       4  拼接        (1, 256, 28, 28)     "
+            "163,696    256,098,304\n"
+            "Residual(192, 256, use_1x1conv=True)              2  相加        (1, 256, 28, 28)   "
+            "1,083,136  1,695,547,392\n"
+            "Inception(256, 64, (96, 128), (16, 32), 32)       4  拼接        (1, 256, 28, 28)     "
+            "177,008    276,971,520\n"
+            "Residual(256, 256)                                2  相加        (1, 256, 28, 28)   "
+            "1,181,184  1,849,688,064"
+        ),
+        id="paths_header_and_paths_row",
+    ),
+    pytest.param(  # notebook 02, cell 373531f9
+        lambda: two_paths_line("train", True) + "\n" + two_paths_line("eval", True),
+        (
+            "train mode: 2-path block with an identity path, added == Residual: True\n"
+            "eval  mode: 2-path block with an identity path, added == Residual: True"
+        ),
+        (
+            "训练模式：含一条恒等路径的双路径块，相加后 == Residual：True\n"
+            "评估模式：含一条恒等路径的双路径块，相加后 == Residual：True"
+        ),
+        id="two_paths_line",
+    ),
+    pytest.param(  # notebook 02, cell 373531f9
+        lambda: concatenated_line((8, 128, 12, 12)),
+        (
+            "the same 2 paths concatenated, Inception-style: (8, 128, 12, 12) (twice the channels, "
+            "nothing added)"
+        ),
+        "同样的 2 条路径像 Inception 那样拼接：(8, 128, 12, 12)（通道数翻倍，没有相加）",
+        id="concatenated_line",
+    ),
+    pytest.param(  # notebook 02, cell 59d9e579
+        lambda: same_output_line(
+            "Bottleneck(256, 64)", (4, 256, 8, 8), (4, 256, 8, 8), "rh.Bottleneck", True
+        ),
+        "Bottleneck(256, 64): (4, 256, 8, 8) -> (4, 256, 8, 8), same output as rh.Bottleneck: True",
+        "Bottleneck(256, 64)：(4, 256, 8, 8) -> (4, 256, 8, 8)，与 rh.Bottleneck 的输出相同：True",
+        id="same_output_line",
+    ),
+    pytest.param(  # notebook 02, cell 91f43efa
+        lambda: _shortcut_needs(),
+        (
+            " 64 ->  64, stride 1: identity shortcut\n"
+            " 64 ->  64, stride 2: needs the 1x1 conv\n"
+            " 64 -> 128, stride 1: needs the 1x1 conv\n"
+            " 64 -> 128, stride 2: needs the 1x1 conv\n"
+            "128 ->  64, stride 1: needs the 1x1 conv\n"
+            "128 ->  64, stride 2: needs the 1x1 conv\n"
+            "128 -> 128, stride 1: identity shortcut\n"
+            "128 -> 128, stride 2: needs the 1x1 conv"
+        ),
+        (
+            " 64 ->  64，步幅 1：恒等捷径\n"
+            " 64 ->  64，步幅 2：需要 1×1 卷积\n"
+            " 64 -> 128，步幅 1：需要 1×1 卷积\n"
+            " 64 -> 128，步幅 2：需要 1×1 卷积\n"
+            "128 ->  64，步幅 1：需要 1×1 卷积\n"
+            "128 ->  64，步幅 2：需要 1×1 卷积\n"
+            "128 -> 128，步幅 1：恒等捷径\n"
+            "128 -> 128，步幅 2：需要 1×1 卷积"
+        ),
+        id="shortcut_need_line",
+    ),
+    pytest.param(  # notebook 02, cell 7dff0b4e
+        lambda: _formulas(),
+        (
+            "c =   3: 18c² + 6c =       180  counted       180  equal: True\n"
+            "c =  64: 18c² + 6c =    74,112  counted    74,112  equal: True\n"
+            "c = 128: 18c² + 6c =   295,680  counted   295,680  equal: True\n"
+            "c = 256: 18c² + 6c = 1,181,184  counted 1,181,184  equal: True\n"
+            "c = 512: 18c² + 6c = 4,721,664  counted 4,721,664  equal: True"
+        ),
+        (
+            "c =   3：18c² + 6c =       180  实际计数       180  相等：True\n"
+            "c =  64：18c² + 6c =    74,112  实际计数    74,112  相等：True\n"
+            "c = 128：18c² + 6c =   295,680  实际计数   295,680  相等：True\n"
+            "c = 256：18c² + 6c = 1,181,184  实际计数 1,181,184  相等：True\n"
+            "c = 512：18c² + 6c = 4,721,664  实际计数 4,721,664  相等：True"
+        ),
+        id="formula_line",
+    ),
+    pytest.param(  # notebook 02, cell fa4e0e3c
+        lambda: shortcut_cost_line(
+            64, {"params": 8_320, "flops": 12_845_056}, {"params": 230_272, "flops": 359_661_568}
+        ),
+        " 64 -> 128: 1x1 shortcut   8,320 params (3.6%),  12,845,056 FLOPs (3.6%)",
+        " 64 -> 128：1×1 捷径   8,320 个参数（3.6%）， 12,845,056 FLOPs（3.6%）",
+        id="shortcut_cost_line",
+    ),
+    pytest.param(  # notebook 02, cell 7031bfad
+        lambda: stack_gain_header(),
+        (
+            "           evaluation mode            training mode       \n"
+            "blocks with shortcuts    without with shortcuts    without"
+        ),
+        (
+            "               评估模式                  训练模式         \n"
+            "  块数         有捷径     无捷径         有捷径     无捷径"
+        ),
+        id="stack_gain_header",
+    ),
+    pytest.param(  # notebook 02, cell 50e538ee
+        lambda: (
+            stack_gain_line("eval", 32, 1.31, 3.7e-27, 3.7e-27 ** (1 / 32))
+            + "\n"
+            + stack_gain_line("train", 32, 70.3, 1.46e5, 1.46e5 ** (1 / 32))
+        ),
+        (
+            "Evaluation mode, 32 blocks: gain 1.31 with shortcuts, 3.7e-27 without (0.15 per block).\n"
+            "Training mode, 32 blocks: gain 70.3 with shortcuts, 1.46e+05 without (1.45 per block)."
+        ),
+        (
+            "评估模式，32 个块：有捷径时增益为 1.31，没有捷径时为 3.7e-27（平均每块 0.15）。\n"
+            "训练模式，32 个块：有捷径时增益为 70.3，没有捷径时为 1.46e+05（平均每块 1.45）。"
+        ),
+        id="stack_gain_line",
+    ),
+    pytest.param(  # notebook 02, cell 50e538ee
+        lambda: gain_per_block_conclusion([3.28, 4.9 / 2, 7.99 / 4, 16.4 / 8, 30.1 / 16, 70.3 / 32], 1, 32),
+        (
+            "Training mode with shortcuts, gain / blocks: from 1.88 to 3.28 over 1..32 blocks:\n"
+            "the gain grows roughly in proportion to the depth, not exponentially."
+        ),
+        (
+            "训练模式、有捷径时，增益 / 块数：在 1..32 个块之间从 1.88 到 3.28：\n"
+            "增益大致与深度成正比地增长，而不是指数增长。"
+        ),
+        id="gain_per_block_conclusion",
+    ),
+]
+
+
+@pytest.fixture
+def in_chinese():
+    set_language("zh", font=False)
+    yield
+    set_language("en")
+
+
+@pytest.mark.parametrize(("call", "english", "chinese"), PRINTED)
+def test_printed_text_is_the_saved_output(call, english, chinese):
+    assert call() == english
+
+
+@pytest.mark.parametrize(("call", "english", "chinese"), PRINTED)
+def test_printed_text_in_chinese(call, english, chinese, in_chinese):
+    assert call() == chinese

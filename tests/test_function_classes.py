@@ -1,21 +1,35 @@
 import matplotlib
 import numpy as np
+import pandas as pd
 import pytest
+import torch
 
+from resnet_helpers.i18n import set_language
 from resnet_helpers.lessons.function_classes import (
     FAMILIES,
     GRID,
+    added_blocks_line,
     best_fit,
+    cifar_resnet_line,
     class_regions,
+    depth_net_lines,
+    dirac_line,
+    distance_report,
     distance_table,
     f_star,
+    farther_class_line,
     features,
+    final_loss_report,
     function_class_figure,
     function_class_panel,
     function_class_regions,
     knots,
+    knots_line,
     noisy_sample_errors,
+    possible_depths_line,
     rises,
+    sample_errors_conclusion,
+    training_data_lines,
 )
 from resnet_helpers.lessons.widgets import show_or_explain
 
@@ -180,3 +194,243 @@ def test_function_class_regions_draws_both_families_and_names_the_rise():
         assert labels == [f"$F_{{{k}}}$: {d[family][k]:.3f}" for k in range(1, 5)]
     with pytest.raises(ValueError, match="at least two"):
         function_class_regions(1)
+
+
+# --- what notebook 01's cells print: the English exactly as the saved outputs, and the Chinese ---
+
+
+def _frame(rows):
+    return pd.DataFrame(rows, index=pd.Index([8, 20, 32], name="depth"), columns=["plain", "residual"])
+
+
+LOSSES = _frame([[0.235, 0.219], [0.449, 0.209], [0.917, 0.265]])
+
+BEFORE = LOSSES + _frame([[0.029, 0.031], [0.045, 0.032], [0.009, 0.040]])
+
+PRINTED = [
+    pytest.param(  # notebook 01, cell 432cbdae
+        lambda: "\n".join(knots_line(k, knots(k, "nested"), knots(k, "non-nested")) for k in range(1, 5)),
+        (
+            "k=1  nested knots: [+0.000]                               non-nested knots: [+0.000]\n"
+            "k=2  nested knots: [+0.000, -0.500]                       non-nested knots: [-0.333, +0.333]\n"
+            "k=3  nested knots: [+0.000, -0.500, +0.500]               non-nested knots: [-0.500, "
+            "+0.000, +0.500]\n"
+            "k=4  nested knots: [+0.000, -0.500, +0.500, -0.750]       non-nested knots: [-0.600, "
+            "-0.200, +0.200, +0.600]"
+        ),
+        (
+            "k=1  嵌套的节点：[+0.000]                               非嵌套的节点：[+0.000]\n"
+            "k=2  嵌套的节点：[+0.000, -0.500]                       非嵌套的节点：[-0.333, +0.333]\n"
+            "k=3  嵌套的节点：[+0.000, -0.500, +0.500]               非嵌套的节点：[-0.500, +0.000, "
+            "+0.500]\n"
+            "k=4  嵌套的节点：[+0.000, -0.500, +0.500, -0.750]       非嵌套的节点：[-0.600, -0.200, "
+            "+0.200, +0.600]"
+        ),
+        id="knots_line",
+    ),
+    pytest.param(  # notebook 01, cell bbabb05c
+        lambda: distance_report(distance_table(k_max=16)),
+        (
+            "RMS distance of the best fit in F_k to f*:\n"
+            "           nested  non-nested\n"
+            "k (knots)                    \n"
+            "0           0.691       0.691\n"
+            "1           0.538       0.538\n"
+            "2           0.502       0.392\n"
+            "3           0.481       0.481\n"
+            "4           0.432       0.130\n"
+            "5           0.254       0.157\n"
+            "6           0.132       0.109\n"
+            "7           0.074       0.074\n"
+            "8           0.073       0.059\n"
+            "9           0.065       0.042\n"
+            "10          0.061       0.038\n"
+            "11          0.050       0.028\n"
+            "12          0.041       0.027\n"
+            "13          0.035       0.020\n"
+            "14          0.015       0.020\n"
+            "15          0.015       0.015\n"
+            "16          0.015       0.016\n"
+            "\n"
+            "nested    : distance rises at k = never\n"
+            "non-nested: distance rises at k = [3, 5, 14, 16]"
+        ),
+        (
+            "F_k 中最佳拟合到 f* 的均方根距离：\n"
+            "           nested  non-nested\n"
+            "k (knots)                    \n"
+            "0           0.691       0.691\n"
+            "1           0.538       0.538\n"
+            "2           0.502       0.392\n"
+            "3           0.481       0.481\n"
+            "4           0.432       0.130\n"
+            "5           0.254       0.157\n"
+            "6           0.132       0.109\n"
+            "7           0.074       0.074\n"
+            "8           0.073       0.059\n"
+            "9           0.065       0.042\n"
+            "10          0.061       0.038\n"
+            "11          0.050       0.028\n"
+            "12          0.041       0.027\n"
+            "13          0.035       0.020\n"
+            "14          0.015       0.020\n"
+            "15          0.015       0.015\n"
+            "16          0.015       0.016\n"
+            "\n"
+            "嵌套：距离上升处 k = 无\n"
+            "非嵌套：距离上升处 k = [3, 5, 14, 16]"
+        ),
+        id="distance_report",
+    ),
+    pytest.param(  # notebook 01, cell 4e07aad5
+        lambda: farther_class_line(distance_table(k_max=16)["non-nested"], 3),
+        "non-nested: F_2 is 0.392 from f*, the bigger F_3 is 0.481 (+0.088)",
+        "非嵌套：F_2 到 f* 的距离是 0.392，更大的 F_3 却是 0.481（+0.088）",
+        id="farther_class_line",
+    ),
+    pytest.param(  # notebook 01, cell 625db178
+        lambda: possible_depths_line([8, 14, 20, 26, 32, 38, 44, 50, 56]),
+        "possible depths 6n + 2: [8, 14, 20, 26, 32, 38, 44, 50, 56]",
+        "可能的深度 6n + 2：[8, 14, 20, 26, 32, 38, 44, 50, 56]",
+        id="possible_depths_line",
+    ),
+    pytest.param(  # notebook 01, cell 625db178
+        lambda: depth_net_lines("residual-20", 20, 272_778, torch.Size([1, 10]), "b3", ["Residual"] * 3),
+        (
+            "residual-20: 20 weight layers, 272,778 parameters, output (1, 10)\n"
+            "  blocks of stage b3: ['Residual', 'Residual', 'Residual']"
+        ),
+        (
+            "residual-20：20 个权重层，272,778 个参数，输出 (1, 10)\n"
+            "  阶段 b3 的块：['Residual', 'Residual', 'Residual']"
+        ),
+        id="depth_net_lines",
+    ),
+    pytest.param(  # notebook 01, cell 2ca47074
+        lambda: training_data_lines(
+            "cpu",
+            {
+                "depths": (8, 20, 32),
+                "n_images": 2048,
+                "resolution": 12,
+                "width": 8,
+                "steps": 400,
+                "batch_size": 64,
+            },
+            torch.zeros(2048, 1, 12, 12),
+            torch.zeros(2048, dtype=torch.long),
+        ),
+        (
+            "profile cpu: {'depths': (8, 20, 32), 'n_images': 2048, 'resolution': 12, 'width': 8, "
+            "'steps': 400, 'batch_size': 64}\n"
+            "training images (2048, 1, 12, 12) on cpu, labels (2048,)"
+        ),
+        (
+            "档位 cpu：{'depths': (8, 20, 32), 'n_images': 2048, 'resolution': 12, 'width': 8, "
+            "'steps': 400, 'batch_size': 64}\n"
+            "训练图像 (2048, 1, 12, 12)，位于 cpu，标签 (2048,)"
+        ),
+        id="training_data_lines",
+    ),
+    pytest.param(  # notebook 01, cell 8a397bed
+        lambda: final_loss_report(LOSSES, BEFORE),
+        (
+            "training loss, mean over the last 10% of steps:\n"
+            "       plain  residual\n"
+            "depth                 \n"
+            "8      0.235     0.219\n"
+            "20     0.449     0.209\n"
+            "32     0.917     0.265\n"
+            "plain   : plain-32 ends at 3.90x the loss of plain-8\n"
+            "residual: residual-32 ends at 1.21x the loss of residual-8\n"
+            "fall of the loss over the last 10% of steps (positive: still falling):\n"
+            "       plain  residual\n"
+            "depth                 \n"
+            "8      0.029     0.031\n"
+            "20     0.045     0.032\n"
+            "32     0.009     0.040"
+        ),
+        (
+            "训练损失，最后 10% 步的平均值：\n"
+            "       plain  residual\n"
+            "depth                 \n"
+            "8      0.235     0.219\n"
+            "20     0.449     0.209\n"
+            "32     0.917     0.265\n"
+            "普通网络：plain-32 最终的损失是 plain-8 的 3.90 倍\n"
+            "残差网络：residual-32 最终的损失是 residual-8 的 1.21 倍\n"
+            "最后 10% 步中损失的下降（正值：仍在下降）：\n"
+            "       plain  residual\n"
+            "depth                 \n"
+            "8      0.029     0.031\n"
+            "20     0.045     0.032\n"
+            "32     0.009     0.040"
+        ),
+        id="final_loss_report",
+    ),
+    pytest.param(  # notebook 01, cell 7b0e42cd
+        lambda: (
+            added_blocks_line("residual", 8, 20, 0.0, 0.190, 0.190)
+            + "\n"
+            + added_blocks_line("plain", 8, 20, 13.33, 0.198, 2.311)
+        ),
+        (
+            "residual: 8 -> 20 layers | max |output difference| 0.000e+00 | training loss 0.190 -> 0.190\n"
+            "plain   : 8 -> 20 layers | max |output difference| 1.333e+01 | training loss 0.198 -> 2.311"
+        ),
+        (
+            "残差网络：8 -> 20 层 | 最大 |输出差| 0.000e+00 | 训练损失 0.190 -> 0.190\n"
+            "普通网络：8 -> 20 层 | 最大 |输出差| 1.333e+01 | 训练损失 0.198 -> 2.311"
+        ),
+        id="added_blocks_line",
+    ),
+    pytest.param(  # notebook 01, cell 7d8a05e1
+        lambda: sample_errors_conclusion(7),
+        (
+            "the error on the samples keeps falling; the distance to f* is smallest at k = 7 and "
+            "larger after it"
+        ),
+        "样本上的误差一直在下降；到 f* 的距离在 k = 7 处最小，之后变大",
+        id="sample_errors_conclusion",
+    ),
+    pytest.param(  # notebook 01, cell eff6852b
+        lambda: dirac_line(8.078e-4),
+        "Dirac-initialised plain blocks: max |output difference| 8.078e-04",
+        "用 Dirac 初始化的普通块：最大 |输出差| 8.078e-04",
+        id="dirac_line",
+    ),
+    pytest.param(  # notebook 01, cell 505f404b
+        lambda: "\n".join(
+            cifar_resnet_line(d, n, d, p)
+            for d, n, p in [(20, 3, 272_778), (56, 9, 857_418), (110, 18, 1_734_378)]
+        ),
+        (
+            "ResNet-20: n = 3, 20 weight layers, 272,778 params\n"
+            "ResNet-56: n = 9, 56 weight layers, 857,418 params\n"
+            "ResNet-110: n = 18, 110 weight layers, 1,734,378 params"
+        ),
+        (
+            "ResNet-20：n = 3，20 个权重层，272,778 个参数\n"
+            "ResNet-56：n = 9，56 个权重层，857,418 个参数\n"
+            "ResNet-110：n = 18，110 个权重层，1,734,378 个参数"
+        ),
+        id="cifar_resnet_line",
+    ),
+]
+
+
+@pytest.fixture
+def in_chinese():
+    set_language("zh", font=False)
+    yield
+    set_language("en")
+
+
+@pytest.mark.parametrize(("call", "english", "chinese"), PRINTED)
+def test_printed_text_is_the_saved_output(call, english, chinese):
+    assert call() == english
+
+
+@pytest.mark.parametrize(("call", "english", "chinese"), PRINTED)
+def test_printed_text_in_chinese(call, english, chinese, in_chinese):
+    assert call() == chinese

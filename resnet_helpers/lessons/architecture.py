@@ -31,6 +31,23 @@ __all__ = [
     "architecture_figure",
     "architecture_diagram",
     "architecture_panel",
+    "same_network_lines",
+    "layer_count_lines",
+    "stage_share_line",
+    "computed_in",
+    "same_counts_lines",
+    "torchvision_flops_lines",
+    "same_flops_line",
+    "source_line",
+    "option_a_lines",
+    "vgg_comparison_line",
+    "fc_share_line",
+    "table1_line",
+    "resolution_flops_line",
+    "smallest_resolution_line",
+    "fashion_mnist_line",
+    "last_stage_line",
+    "width_scaling_line",
 ]
 
 _PRESET_BUTTONS = {
@@ -540,4 +557,184 @@ def architecture_panel(
     headline = f"<b>{html.escape(format_headline(result))}</b>"
     return with_snapshot(
         panel, headline, architecture_diagram(result), stage_frame(result), architecture_figure(result)
+    )
+
+
+# --- What the notebook's cells print: the wording lives here, so that it can be translated ---------
+# (the notebook computes; each function below only words the values it is given)
+
+
+def same_network_lines(
+    params_course: int, params_ours: int, same_layers: bool, same_shapes: bool, stage_names
+) -> str:
+    """The course's ResNet-18 against build_resnet("resnet18"): parameters, layers, weight shapes."""
+    from .residual_block import _columns
+
+    return "\n".join(
+        [
+            _columns(
+                [
+                    [_("parameters, course code:"), f"{params_course:,}"],
+                    [_("parameters, build_resnet:"), f"{params_ours:,}"],
+                ],
+                [28],
+            ),
+            _("same layers in the same order: {same_layers} | same weight shapes: {same_shapes}").format(
+                same_layers=same_layers, same_shapes=same_shapes
+            ),
+            _("stage names: {names}").format(names=stage_names),
+        ]
+    )
+
+
+def layer_count_lines(kernels: dict, linear: int, shortcuts: int, without: int) -> str:
+    """Cell 13's count: convolutions by kernel size, fully connected layers, 1x1 convolutions on
+    the shortcuts, and the weight layers that count for the depth (without those)."""
+    from .residual_block import _columns
+
+    return "\n".join(
+        [
+            _columns(
+                [
+                    [_("convolutions by kernel size:"), str(kernels)],
+                    [_("fully connected layers:"), str(linear)],
+                ],
+                [28],
+            ),
+            _("1x1 convolutions on shortcuts: {count}").format(count=shortcuts),
+            _("weight layers without the shortcuts: {count}").format(count=without),
+        ]
+    )
+
+
+def stage_share_line(row: dict, result: dict) -> str:
+    """One stage of `result` (a row of its stage table): output shape, and its share of the
+    network's parameters and FLOPs."""
+    return _("{layer}: {shape} {params:6.1%} of the parameters, {flops:6.1%} of the FLOPs").format(
+        layer=row["layer"],
+        shape=f"{row['output shape']!s:<18}",
+        params=row["params"] / result["params"],
+        flops=row["flops"] / result["flops"],
+    )
+
+
+def computed_in(seconds: float) -> str:
+    """How long `explore_architecture` took."""
+    return _("computed in {seconds:.3f} s").format(seconds=seconds)
+
+
+def same_counts_lines(same_table: bool, same_params: bool, same_flops: bool) -> str:
+    """The explorer's stage table, parameters and FLOPs against those of the built network."""
+    from .residual_block import _columns
+
+    return _columns(
+        [
+            [_("same stage table:"), str(same_table)],
+            [_("same parameters:"), str(same_params)],
+            [_("same FLOPs:"), str(same_flops)],
+        ],
+        [17],
+    )
+
+
+def torchvision_flops_lines(num_params: int, ops: float, flops: int) -> str:
+    """torchvision's metadata for ResNet-50 (its "_ops" are multiply-adds) against count_flops."""
+    from .residual_block import _columns
+
+    return "\n".join(
+        [
+            _("torchvision metadata, ResNet-50: {params:,} parameters, _ops = {ops} 'GFLOPS'").format(
+                params=num_params, ops=ops
+            ),
+            _columns(
+                [
+                    [_("count_flops at 224:"), f"{flops / 1e9:.3f} GFLOPs"],
+                    [_("  = multiply-adds:"), f"{flops / 2e9:.3f} G"],
+                ],
+                [32],
+            ),
+        ]
+    )
+
+
+def same_flops_line(same: bool) -> str:
+    """The explorer's ResNeXt-50 FLOPs against torchvision's resnext50_32x4d."""
+    return _("same FLOPs as torchvision's resnext50_32x4d: {same}").format(same=same)
+
+
+def source_line(paper: str) -> str:
+    """Where the table's numbers come from."""
+    return _("Source: {paper}").format(paper=paper)
+
+
+def option_a_lines(
+    name: str, params_b: int, params_a: int, saved_params: int, saved_flops_share: float
+) -> str:
+    """A network with option B shortcuts (1x1 projections) against option A (zero padding)."""
+    return _(
+        "{name}: option B {params_b:,} parameters, option A {params_a:,}:\n"
+        "  {saved_params:,} parameters and {saved_flops:.2%} of the FLOPs fewer (the three 1x1 projections)"
+    ).format(
+        name=name,
+        params_b=params_b,
+        params_a=params_a,
+        saved_params=saved_params,
+        saved_flops=saved_flops_share,
+    )
+
+
+def vgg_comparison_line(name: str, flops_ratio: float, params_ratio: float) -> str:
+    """A ResNet's FLOPs and parameters as multiples of VGG-16's."""
+    return _("{name:<10} vs VGG-16: {flops:.2f}x the FLOPs, {params:.2f}x the parameters").format(
+        name=name, flops=flops_ratio, params=params_ratio
+    )
+
+
+def fc_share_line(share: float) -> str:
+    """The share of VGG-16's parameters in its fully connected layers."""
+    return _("VGG-16's fully connected layers hold {share:.0%} of its parameters").format(share=share)
+
+
+def table1_line(name: str, depth: int, sizes, macs: float, paper: float, preset: str, same: bool) -> str:
+    """A network built from a row of He et al.'s Table 1: depth, stage output sizes, multiply-adds
+    against the table's, and whether its parameters are the helpers' preset's."""
+    return _(
+        "{name:>9}: depth {depth:3d}, outputs {sizes}, {macs:5.2f} G mult-adds (Table 1: {paper}), "
+        "parameters as {preset}: {same}"
+    ).format(name=name, depth=depth, sizes=sizes, macs=macs, paper=paper, preset=preset, same=same)
+
+
+def resolution_flops_line(flops_224: int, flops_96: int) -> str:
+    """ResNet-18's FLOPs at 224x224 and 96x96, their ratio and the ratio of the areas."""
+    return _(
+        "224x224: {gflops_224:.2f} GFLOPs, 96x96: {gflops_96:.2f} GFLOPs, {ratio:.1f}x less at 96 "
+        "(the area ratio is {area:.1f})"
+    ).format(
+        gflops_224=flops_224 / 1e9, gflops_96=flops_96 / 1e9, ratio=flops_224 / flops_96, area=(224 / 96) ** 2
+    )
+
+
+def smallest_resolution_line(resolution: int, output) -> str:
+    """The smallest resolution the explorer accepts, and the last stage's output there."""
+    return _("smallest resolution: {resolution} -> b5 output {output}").format(
+        resolution=resolution, output=output
+    )
+
+
+def fashion_mnist_line(b4_output, b5_output) -> str:
+    """The last two stages' outputs at Fashion-MNIST's own 28x28."""
+    return _("28x28, Fashion-MNIST's own size: b4 output {b4} -> b5 output {b5}").format(
+        b4=b4_output, b5=b5_output
+    )
+
+
+def last_stage_line(output) -> str:
+    """The last stage's output shape, indented under a headline."""
+    return _("    last stage output: {output}").format(output=output)
+
+
+def width_scaling_line(width: int, params_ratio: float, flops_ratio: float) -> str:
+    """A base width's parameters and FLOPs as multiples of those at base width 64."""
+    return _("base width {width:>3}: {params:.2f}x the parameters, {flops:.2f}x the FLOPs").format(
+        width=width, params=params_ratio, flops=flops_ratio
     )

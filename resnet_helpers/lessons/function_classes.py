@@ -45,6 +45,17 @@ __all__ = [
     "degradation_figure",
     "depth_curves_figure",
     "depth_panel",
+    "knots_line",
+    "distance_report",
+    "farther_class_line",
+    "possible_depths_line",
+    "depth_net_lines",
+    "training_data_lines",
+    "final_loss_report",
+    "added_blocks_line",
+    "sample_errors_conclusion",
+    "dirac_line",
+    "cifar_resnet_line",
 ]
 
 FAMILIES = ("nested", "non-nested")
@@ -410,3 +421,139 @@ def depth_panel(histories: dict):
     panel = widgets.VBox([slider, out])
     first = _figure_or_message(depth_curves_figure, histories=histories, depth=depths[-1])
     return with_snapshot(panel, first)
+
+
+# --- What the notebook's cells print: the wording lives here, so that it can be translated ---------
+# (the notebook computes; each function below only words the values it is given)
+
+
+def _kind_label(kind: str) -> str:
+    """A network kind ("plain" or "residual") as the reader sees it (the code compares `KINDS`)."""
+    return {"plain": _("plain"), "residual": _("residual")}.get(kind, kind)
+
+
+def _positions(values) -> str:
+    return "[" + ", ".join(f"{c:+.3f}" for c in values) + "]"
+
+
+def knots_line(k: int, nested, non_nested) -> str:
+    """One line of cell 3's table: where the knots of F_k sit in the nested and non-nested family."""
+    return _("k={k}  nested knots: {nested} non-nested knots: {non_nested}").format(
+        k=k, nested=f"{_positions(nested):38s}", non_nested=_positions(non_nested)
+    )
+
+
+def distance_report(table) -> str:
+    """The distance table (`distance_table`) with its caption, then for each family the k at which
+    the best fit's distance to f* rises (`rises`), or "never"."""
+    lines = [_("RMS distance of the best fit in F_k to f*:"), table.round(3).to_string(), ""]
+    for family in table.columns:
+        up = rises(table[family])
+        lines.append(
+            _("{family:10s}: distance rises at k = {ks}").format(
+                family=_family_label(family), ks=up if up else _("never")
+            )
+        )
+    return "\n".join(lines)
+
+
+def farther_class_line(distances, k: int, family: str = "non-nested") -> str:
+    """How far F_{k-1} and the bigger F_k are from f* (`distances`: one column of `distance_table`,
+    `k`: a k where it rises)."""
+    near, far = distances[k - 1], distances[k]
+    return _(
+        "{family}: F_{smaller} is {near:.3f} from f*, the bigger F_{k} is {far:.3f} (+{gap:.3f})"
+    ).format(family=_family_label(family), smaller=k - 1, near=near, k=k, far=far, gap=far - near)
+
+
+def possible_depths_line(depths) -> str:
+    """The depths 6n + 2 that a 3-stage network of basic blocks can have."""
+    return _("possible depths 6n + 2: {depths}").format(depths=depths)
+
+
+def depth_net_lines(name: str, layers: int, params: int, output, stage: str, blocks) -> str:
+    """Two lines on one network of cell 14: its weight layers, parameters and output shape, then
+    the class names of the blocks in one stage."""
+    return "\n".join(
+        [
+            _("{name}: {layers} weight layers, {params:,} parameters, output {output}").format(
+                name=name, layers=layers, params=params, output=tuple(output)
+            ),
+            _("  blocks of stage {stage}: {blocks}").format(stage=stage, blocks=blocks),
+        ]
+    )
+
+
+def training_data_lines(profile, settings: dict, X, y) -> str:
+    """The run profile's settings of the degradation experiment, and the training tensors."""
+    return "\n".join(
+        [
+            _("profile {profile}: {settings}").format(profile=profile, settings=settings),
+            _("training images {shape} on {device}, labels {labels}").format(
+                shape=tuple(X.shape), device=X.device, labels=tuple(y.shape)
+            ),
+        ]
+    )
+
+
+def final_loss_report(losses, before) -> str:
+    """The final training losses (`final_losses`: rows depth, columns plain and residual), how many
+    times the deepest network's loss is the shallowest one's, and how much the loss still fell over
+    the last 10% of steps (`before`: the mean over the 10% of steps before them)."""
+    caption = _("training loss, mean over the last {share:.0%} of steps:").format(share=0.1)
+    lines = [caption, losses.round(3).to_string()]
+    shallow, deep = losses.index[0], losses.index[-1]
+    for kind in losses.columns:
+        lines.append(
+            _("{label:8s}: {kind}-{deep} ends at {ratio:.2f}x the loss of {kind}-{shallow}").format(
+                label=_kind_label(kind),
+                kind=kind,
+                deep=deep,
+                shallow=shallow,
+                ratio=losses.loc[deep, kind] / losses.loc[shallow, kind],
+            )
+        )
+    fall = _("fall of the loss over the last {share:.0%} of steps (positive: still falling):")
+    lines.append(fall.format(share=0.1))
+    lines.append((before - losses).round(3).to_string())
+    return "\n".join(lines)
+
+
+def added_blocks_line(
+    kind: str, layers_before: int, layers_after: int, difference: float, loss_before: float, loss_after: float
+) -> str:
+    """A trained network and the same network with blocks added: layers, the largest change of the
+    output on the training images, and the training loss before and after."""
+    return _(
+        "{label:8s}: {before} -> {after} layers | max |output difference| {difference:.3e} | "
+        "training loss {loss_before:.3f} -> {loss_after:.3f}"
+    ).format(
+        label=_kind_label(kind),
+        before=layers_before,
+        after=layers_after,
+        difference=difference,
+        loss_before=loss_before,
+        loss_after=loss_after,
+    )
+
+
+def sample_errors_conclusion(best: int) -> str:
+    """The reading of `noisy_sample_errors`: `best` is the k with the smallest distance to f*."""
+    return _(
+        "the error on the samples keeps falling; the distance to f* is smallest at k = {best} "
+        "and larger after it"
+    ).format(best=best)
+
+
+def dirac_line(difference: float) -> str:
+    """The largest change of the output when the added plain blocks are Dirac-initialised."""
+    return _("Dirac-initialised plain blocks: max |output difference| {difference:.3e}").format(
+        difference=difference
+    )
+
+
+def cifar_resnet_line(depth: int, n: int, layers: int, params: int) -> str:
+    """One CIFAR ResNet (6n + 2): its n, weight layers and parameters."""
+    return _("ResNet-{depth}: n = {n}, {layers} weight layers, {params:,} params").format(
+        depth=depth, n=n, layers=layers, params=params
+    )

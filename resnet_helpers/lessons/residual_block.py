@@ -36,6 +36,32 @@ __all__ = [
     "input_gradient_norms",
     "block_figure",
     "Paths",
+    "same_block_line",
+    "option_line",
+    "option_a_shortcut_lines",
+    "branch_at_zero_lines",
+    "zero_init_line",
+    "gain_table",
+    "gain_conclusions",
+    "explored_line",
+    "conv2_line",
+    "block_rows_table",
+    "tradeoff_table",
+    "resnext_summary",
+    "identity_at_zero_lines",
+    "zero_branch_gain_line",
+    "relu_share_text",
+    "paths_header",
+    "paths_row",
+    "two_paths_line",
+    "concatenated_line",
+    "same_output_line",
+    "shortcut_need_line",
+    "formula_line",
+    "shortcut_cost_line",
+    "stack_gain_header",
+    "stack_gain_line",
+    "gain_per_block_conclusion",
 ]
 
 
@@ -442,3 +468,342 @@ class Paths(nn.Module):
         outs = [path(x) for path in self.paths]
         y = torch.cat(outs, dim=1) if self.merge == "cat" else torch.stack(outs).sum(dim=0)
         return self.after(y)
+
+
+# --- What the notebook's cells print: the wording lives here, so that it can be translated ---------
+# (the notebook computes; each function below only words the values it is given)
+
+
+def _center(text: str, width: int) -> str:
+    """`text` centred in `width` columns as `f"{text:^{width}}"` does (the odd space on the right)."""
+    gap = max(0, width - _width(text))
+    return " " * (gap // 2) + text + " " * (gap - gap // 2)
+
+
+def _columns(rows, widths) -> str:
+    """Lines of cells: each cell but the last padded to its column's width in `widths` (wider where a
+    cell is wider, as a translation may be), the cells joined by one space."""
+    fitted = [max([w] + [_width(row[i]) for row in rows]) for i, w in enumerate(widths)]
+    return "\n".join(
+        " ".join([*(_pad(cell, w) for cell, w in zip(row[:-1], fitted, strict=True)), row[-1]])
+        for row in rows
+    )
+
+
+def _mode_heading(mode: str) -> str:
+    return {"eval": _("evaluation mode"), "train": _("training mode")}[mode]
+
+
+def same_block_line(name: str, same: bool, output, params: int, params_helper: int) -> str:
+    """The book's block and the helpers' block with the same weights: same output? shapes, parameters."""
+    return _(
+        "{name}: same output {same}, output {output}, parameters {params:,} and {params_helper:,}"
+    ).format(name=name, same=same, output=tuple(output), params=params, params_helper=params_helper)
+
+
+def option_line(option: str, output, params: int) -> str:
+    """Option "A" (zero-padding shortcut) or "B" (1x1 convolution): output shape and parameters."""
+    name = {"A": _("option A (zero padding)"), "B": _("option B (1x1 conv)")}[option]
+    return _("{name:<24} output {output}, {params:,} parameters").format(
+        name=name, output=tuple(output), params=params
+    )
+
+
+def option_a_shortcut_lines(first_equal: bool, last_zero: bool) -> str:
+    """What option A's shortcut holds: the input's channels subsampled, then zeros."""
+    head, first, last = (
+        _("option A's shortcut:"),
+        _("first 3 channels == X[:, :, ::2, ::2]:"),
+        _("last 3 channels are all zero:"),
+    )
+    return "\n".join(
+        [
+            f"{head} {first} {first_equal}",
+            f"{_pad('', _width(head))} {_pad(last, 35)} {last_zero}",
+        ]
+    )
+
+
+def branch_at_zero_lines(identity: bool, all_zero: bool) -> str:
+    """The residual block with its branch at zero is the identity; the same layers without the
+    shortcut (a normal block) output only zeros."""
+    return _columns(
+        [
+            [_("residual block, branch at zero:"), "block(X) == X", str(identity)],
+            [_("normal block, same weights:"), _("all outputs are zero"), str(all_zero)],
+        ],
+        [31, 21],
+    )
+
+
+def zero_init_line(identity: bool) -> str:
+    """Is a block with zero_init_last() the identity?"""
+    return _("rh.Residual(64, 64).zero_init_last() is the identity: {identity}").format(identity=identity)
+
+
+def gain_table(scales, gains: dict) -> str:
+    """The gradient gain |dL/dx| / |u| of one block for each scale γ of its residual branch, in
+    evaluation and training mode, with and without the shortcut (`gains`: (mode, "with shortcut"
+    or "without shortcut") -> one gain per scale)."""
+    lines = [
+        " " * 8 + "".join(_center(_mode_heading(mode), 30) for mode in ("eval", "train")),
+        _pad("γ", 8, right=True)
+        + (_pad(_("with shortcut"), 15, right=True) + _pad(_("without"), 15, right=True)) * 2,
+    ]
+    for i, gamma in enumerate(scales):
+        lines.append(
+            f"{gamma:>8}"
+            + "".join(
+                f"{gains[mode, key][i]:>15.3f}"
+                for mode in ("eval", "train")
+                for key in ("with shortcut", "without shortcut")
+            )
+        )
+    return "\n".join(lines)
+
+
+def gain_conclusions(
+    smallest: float, gain_at_zero: float, eval_gain: float, train_with: float, train_without: float
+) -> str:
+    """The reading of the gain table: the smallest gain with the shortcut, the gain without it at
+    γ = 0, and a fresh block's (γ = 1) gains in evaluation and training mode."""
+    amplified = min(train_with, train_without) > 1
+    return "\n".join(
+        [
+            _(
+                "With the shortcut, the smallest gain in the table is {smallest:.3f}; "
+                "without it, the gain at γ = 0 is {gain_at_zero:.0f}."
+            ).format(smallest=smallest, gain_at_zero=gain_at_zero),
+            _(
+                "Evaluation mode, fresh block (γ = 1): without the shortcut it passes on {gain:.1%} of the "
+                "gradient (about 1/{inverse:.0f})."
+            ).format(gain=eval_gain, inverse=1 / eval_gain),
+            _(
+                "Training mode, fresh block (γ = 1): gains {gain_with:.2f} with and "
+                "{gain_without:.2f} without the shortcut: {verdict}"
+            ).format(
+                gain_with=train_with,
+                gain_without=train_without,
+                verdict=_("batch norm amplifies the gradient in both.")
+                if amplified
+                else _("batch norm does not amplify it here."),
+            ),
+        ]
+    )
+
+
+def explored_line(settings: dict, result: dict) -> str:
+    """One `explore_block` call: its settings, then the output shape, parameters and FLOPs."""
+    return _("{settings} -> {output} {params:,} parameters, {flops:,} FLOPs").format(
+        settings=settings, output=result["output shape"], params=result["params"], flops=result["flops"]
+    )
+
+
+def conv2_line(name: str, input_shape, output_shape, conv: nn.Conv2d, params: int) -> str:
+    """A block's shapes, its 3x3 convolution (`conv`: channels in, out, groups) and its parameters."""
+    return _(
+        "{name:<15} {input} -> {output}: 3x3 conv {cin} -> {cout} channels in {groups} group(s), "
+        "{params:,} parameters"
+    ).format(
+        name=name,
+        input=tuple(input_shape),
+        output=tuple(output_shape),
+        cin=conv.in_channels,
+        cout=conv.out_channels,
+        groups=conv.groups,
+        params=params,
+    )
+
+
+def block_rows_table(rows) -> str:
+    """Rows of blocks (`compare_blocks`, or explore_block results with a "block" name) as a table:
+    block, output shape, parameters, FLOPs."""
+    lines = [
+        _pad(_("block"), 12)
+        + _pad(_("output shape"), 20)
+        + _pad(_("params"), 12, right=True)
+        + f"{'FLOPs':>16}"
+    ]
+    for row in rows:
+        lines.append(
+            f"{row['block']:<12}{str(row['output shape']):<20}{row['params']:>12,}{row['flops']:>16,}"
+        )
+    return "\n".join(lines)
+
+
+def tradeoff_table(tradeoff) -> str:
+    """(name, explore_block result) pairs as a table: the 3x3 convolution, parameters, FLOPs and
+    the 3x3 convolution's share of the FLOPs."""
+    lines = [
+        _pad(_("block"), 24)
+        + _pad(_("3x3 conv"), 22, right=True)
+        + _pad(_("params"), 10, right=True)
+        + f"{'FLOPs':>15}"
+        + _pad(_("3x3 share"), 11, right=True)
+    ]
+    for name, r in tradeoff:
+        conv2 = next(row for row in r["layers"] if row["layer"] == "conv2")
+        lines.append(
+            f"{name:<24}{conv2['kind']:>22}{r['params']:>10,}{r['flops']:>15,}"
+            f"{conv2['flops'] / r['flops']:>11.1%}"
+        )
+    return "\n".join(lines)
+
+
+def resnext_summary(
+    params_vs_bottleneck: float, flops_vs_bottleneck: float, flops_kept: float, params_kept: float
+) -> str:
+    """ResNeXt (32 groups) against the bottleneck block, and against its own 1-group version."""
+    return "\n".join(
+        [
+            _(
+                "ResNeXt (32 groups) vs bottleneck: {params:.2f}x the parameters, {flops:.2f}x the FLOPs,\n"
+                "    with a 3x3 convolution twice as wide (128 vs 64 channels)."
+            ).format(params=params_vs_bottleneck, flops=flops_vs_bottleneck),
+            _(
+                "From 1 to 32 groups the block keeps {flops:.0%} of its FLOPs and {params:.0%} of its "
+                "parameters: the 1x1 convolutions now dominate."
+            ).format(flops=flops_kept, params=params_kept),
+        ]
+    )
+
+
+def identity_at_zero_lines(basic: bool, preact: bool) -> str:
+    """Is the block with its branch at zero the identity on inputs with negative entries?"""
+    return _columns(
+        [
+            [_("basic block, branch at zero:"), "block(X) == X", str(basic)],
+            [_("pre-activation block, branch at zero:"), "block(X) == X", str(preact)],
+        ],
+        [37, 13],
+    )
+
+
+def zero_branch_gain_line(name: str, gain: float) -> str:
+    """The gradient gain of a block ("basic" or "pre-activation") whose branch is at zero."""
+    label = {"basic": _("basic"), "pre-activation": _("pre-activation")}.get(name, name)
+    return _("{name:<15} branch at zero, gradient gain with the shortcut: {gain:.3f}").format(
+        name=label, gain=gain
+    )
+
+
+def relu_share_text(kept: float) -> str:
+    """Why the basic block's gain is below 1: its last ReLU keeps `kept` of the entries."""
+    return _(
+        "The basic block's last ReLU keeps {kept:.0%} of the entries here; a gradient of independent\n"
+        "random entries keeps about the square root of that share of its norm: √{kept:.2f} = {root:.3f}."
+    ).format(kept=kept, root=kept**0.5)
+
+
+def paths_header() -> str:
+    """The heading of the Inception-versus-residual table (see `paths_row`)."""
+    return (
+        _pad(_("block"), 45)
+        + _pad(_("paths"), 6, right=True)
+        + "  "
+        + _pad(_("merge"), 12)
+        + _pad(_("output"), 18)
+        + _pad(_("params"), 10, right=True)
+        + f"{'FLOPs':>15}"
+    )
+
+
+def paths_row(name: str, paths: int, merge: str, output, params: int, flops: int) -> str:
+    """One block: its paths, how they merge ("concatenate" or "add"), output, parameters, FLOPs."""
+    label = {"concatenate": _("concatenate"), "add": _("add")}.get(merge, merge)
+    return f"{name:<45}{paths:>6}  {_pad(label, 12)}{str(tuple(output)):<18}{params:>10,}{flops:>15,}"
+
+
+def two_paths_line(mode: str, same: bool) -> str:
+    """In `mode` ("train" or "eval"): is the 2-path block with an identity path the residual block?"""
+    label = {"train": _("train"), "eval": _("eval")}.get(mode, mode)
+    return _("{mode:<5} mode: 2-path block with an identity path, added == Residual: {same}").format(
+        mode=label, same=same
+    )
+
+
+def concatenated_line(output) -> str:
+    """The same two paths concatenated instead of added."""
+    return _(
+        "the same 2 paths concatenated, Inception-style: {output} (twice the channels, nothing added)"
+    ).format(output=tuple(output))
+
+
+def same_output_line(name: str, input_shape, output_shape, reference: str, same: bool) -> str:
+    """A block written in the notebook against the helpers' `reference`: shapes, same output?"""
+    return _("{name}: {input} -> {output}, same output as {reference}: {same}").format(
+        name=name, input=tuple(input_shape), output=tuple(output_shape), reference=reference, same=same
+    )
+
+
+def shortcut_need_line(cin: int, cout: int, strides: int, needs_1x1: bool) -> str:
+    """Does a basic block from `cin` to `cout` channels at `strides` need the 1x1 convolution?"""
+    return _("{cin:>3} -> {cout:>3}, stride {strides}: {shortcut}").format(
+        cin=cin,
+        cout=cout,
+        strides=strides,
+        shortcut=_("needs the 1x1 conv") if needs_1x1 else _("identity shortcut"),
+    )
+
+
+def formula_line(c: int, formula: int, counted: int) -> str:
+    """The formula 18c² + 6c for Residual(c, c) against the parameters counted."""
+    return _("c = {c:>3}: 18c² + 6c = {formula:>9,}  counted {counted:>9,}  equal: {equal}").format(
+        c=c, formula=formula, counted=counted, equal=formula == counted
+    )
+
+
+def shortcut_cost_line(c: int, conv3: dict, result: dict) -> str:
+    """The 1x1 shortcut convolution of a block from c to 2c channels (its row `conv3` in the
+    explore_block `result`): parameters and FLOPs, and their share of the block's."""
+    return _(
+        "{cin:>3} -> {cout:>3}: 1x1 shortcut {params:>7,} params ({params_share:.1%}), "
+        "{flops:>11,} FLOPs ({flops_share:.1%})"
+    ).format(
+        cin=c,
+        cout=2 * c,
+        params=conv3["params"],
+        params_share=conv3["params"] / result["params"],
+        flops=conv3["flops"],
+        flops_share=conv3["flops"] / result["flops"],
+    )
+
+
+def stack_gain_header() -> str:
+    """The two heading lines of the stacked blocks' gain table (blocks, then with shortcuts and
+    without, in evaluation and training mode)."""
+    return "\n".join(
+        [
+            " " * 6 + "".join(_center(_mode_heading(mode), 26) for mode in ("eval", "train")),
+            _pad(_("blocks"), 6, right=True)
+            + (_pad(_("with shortcuts"), 15, right=True) + _pad(_("without"), 11, right=True)) * 2,
+        ]
+    )
+
+
+def stack_gain_line(mode: str, blocks: int, gain_with: float, gain_without: float, factor: float) -> str:
+    """`blocks` stacked blocks in `mode` ("eval" or "train"): the gain with and without shortcuts,
+    and the average factor per block without them."""
+    name = {"eval": _("Evaluation mode"), "train": _("Training mode")}[mode]
+    return _(
+        "{mode}, {blocks} blocks: gain {gain_with:.3g} with shortcuts, {gain_without:.3g} without "
+        "({factor:.2f} per block)."
+    ).format(mode=name, blocks=blocks, gain_with=gain_with, gain_without=gain_without, factor=factor)
+
+
+def gain_per_block_conclusion(per_depth, first: int, last: int) -> str:
+    """Training mode with shortcuts: the gain divided by the number of blocks, over the depths
+    `first`..`last`; within a factor of 3 it grows in proportion to the depth."""
+    low, high = min(per_depth), max(per_depth)
+    return _(
+        "Training mode with shortcuts, gain / blocks: from {low:.2f} to {high:.2f} "
+        "over {first}..{last} blocks:\n{verdict}"
+    ).format(
+        low=low,
+        high=high,
+        first=first,
+        last=last,
+        verdict=_("the gain grows roughly in proportion to the depth, not exponentially.")
+        if high < 3 * low
+        else _("the gain grows faster than in proportion to the depth."),
+    )
