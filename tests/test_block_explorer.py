@@ -988,3 +988,20 @@ def test_printed_text_is_the_saved_output(call, english, chinese):
 @pytest.mark.parametrize(("call", "english", "chinese"), PRINTED)
 def test_printed_text_in_chinese(call, english, chinese, in_chinese):
     assert call() == chinese
+
+
+@pytest.mark.filterwarnings("ignore:Glyph")  # the fixture picks no CJK font; glyphs are not the point here
+def test_gain_figure_draws_four_curves_on_log_axes_in_the_readers_language(in_chinese):
+    import matplotlib.pyplot as plt
+
+    from resnet_helpers.lessons.residual_block import gain_figure
+
+    scales = [0.0, 0.1, 1.0]
+    keys = ("with shortcut", "without shortcut")
+    gains = {(m, k): [1.0, 2.0, 3.0] for m in ("eval", "train") for k in keys}
+    fig = gain_figure(scales, gains)
+    ax = fig.axes[0]
+    assert [len(line.get_xdata()) for line in ax.lines] == [2, 2, 2, 2]  # γ = 0 left out
+    assert ax.get_xscale() == ax.get_yscale() == "log"
+    assert ax.get_title() == "单个块：到达其输入的梯度"
+    plt.close(fig)

@@ -562,6 +562,27 @@ def gain_table(scales, gains: dict) -> str:
     return "\n".join(lines)
 
 
+def gain_figure(scales, gains: dict):
+    """`gain_table`'s gains against the scale γ (γ = 0 left out: log axes), evaluation mode in blue,
+    training mode in orange; solid with the shortcut, dashed without. Returns the figure."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for mode, color in [("eval", "C0"), ("train", "C1")]:
+        ax.plot(scales[1:], gains[mode, "with shortcut"][1:], "o-", color=color,
+                label=_("with shortcut ({mode})").format(mode=mode))
+        ax.plot(scales[1:], gains[mode, "without shortcut"][1:], "s--", color=color,
+                label=_("without ({mode})").format(mode=mode))
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(_("scale of the residual branch (bn2 weight γ)"))
+    ax.set_ylabel(_("gradient gain |dL/dx| / |u|"))
+    ax.set_title(_("one block: the gradient that reaches its input"))
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 def gain_conclusions(
     smallest: float, gain_at_zero: float, eval_gain: float, train_with: float, train_without: float
 ) -> str:
