@@ -14,6 +14,9 @@ trained side by side and tested by `train_twins`. This module adds what notebook
     rows = bottleneck_family()                         # ResNet-50/101/152: depth, size, FLOPs, paper error
     bottleneck_vs_basic()                             # He et al. 2015, Fig. 5: 4x wider at a similar cost
     seconds = time_models(input_size=(1, 3, 224, 224)) # one forward + backward step of each, timed
+
+The sentences the notebook prints about its results are worded here too (the last section), in the
+language `set_language` chose: the cell measures, e.g. `print(gap_report(seeds_summary(tables)))`.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..blocks import Bottleneck, Residual, ResidualBlock
+from ..blocks import Bottleneck, PreActResidual, Residual, ResidualBlock
 from ..i18n import _
 from ..measure import count_flops, count_params, count_weight_layers, weight_layers
 from ..models import ResNetConfig, build_depth_net, build_resnet, model_name
@@ -62,6 +65,30 @@ __all__ = [
     "bottleneck_family",
     "bottleneck_vs_basic",
     "time_models",
+    "scale_summary",
+    "weight_layers_line",
+    "logits_std_report",
+    "correlation_report",
+    "tensors_summary",
+    "networks_trained",
+    "gap_report",
+    "variant_label",
+    "without_bn_summary",
+    "very_deep_report",
+    "step_time_line",
+    "training_estimate",
+    "trained_in",
+    "deep_twins_report",
+    "bottleneck_summary",
+    "family_report",
+    "timing_report",
+    "paper_quotes_report",
+    "float32_overflow_report",
+    "growth_line",
+    "size_comparison",
+    "parameter_breakdown",
+    "throughput_report",
+    "running_time",
 ]
 
 CHANCE_LOSS = math.log(10)  # cross-entropy of a uniform guess over the 10 classes
@@ -597,3 +624,408 @@ def time_models(
         seconds[model_name(name)] = step_seconds(net, input_size, repeats, precision)
         del net
     return seconds
+
+
+# --- What the notebook prints: its sentences, in the reader's language (i18n) ---
+#
+# One function per cell of notebook 05 that prints prose: the cell measures, the function words the
+# result. English is the source (`_`): the text below is what the English notebook prints.
+
+
+def _series(values) -> str:
+    """Numbers or names joined as a list in running text: "a, b, c" (Chinese: "a，b，c")."""
+    return _(", ").join(values)
+
+
+def scale_summary(
+    profile,
+    *,
+    resolution: int,
+    train_images: int,
+    test_images: int,
+    sweep_depths,
+    width: int,
+    steps: int,
+    batch_size: int,
+    seeds,
+    deep_min_layers: int,
+    deep_steps: int,
+    deep_batch_size: int,
+    deep_lr: float,
+) -> str:
+    """The run's scale under `profile` (setup cell): the data, the depth sweep, the very deep run."""
+    return "\n".join(
+        [
+            _(
+                "profile {profile}: images {resolution}x{resolution}, {train_images:,} for training, "
+                "{test_images:,} for testing"
+            ).format(
+                profile=profile, resolution=resolution, train_images=train_images, test_images=test_images
+            ),
+            _(
+                "sweep: depths {depths}, width {width}, {steps} steps of {batch_size} images, seeds {seeds}"
+            ).format(depths=sweep_depths, width=width, steps=steps, batch_size=batch_size, seeds=seeds),
+            _("very deep: at least {layers} layers, {steps} steps of {batch_size} images, lr {lr}").format(
+                layers=deep_min_layers, steps=deep_steps, batch_size=deep_batch_size, lr=deep_lr
+            ),
+        ]
+    )
+
+
+def weight_layers_line(kind: str, names: list[str], counted: int) -> str:
+    """One network's weight layers (`weight_layers`' names, in forward order) against
+    `count_weight_layers`: how many, the first three and the last two names."""
+    return _("{kind:<8}: {n} weight layers = count_weight_layers {counted}: {first} ... {last}").format(
+        kind=kind, n=len(names), counted=counted, first=names[:3], last=names[-2:]
+    )
+
+
+def logits_std_report(stds: dict[str, dict[str, float]], depth: int) -> str:
+    """One line per initialisation of {init: `output_stds` of the twins of `depth` layers, no BN}."""
+    return "\n".join(
+        _(
+            "{init:>7} init, no BN: std of the logits  plain-{depth} {plain:.3g}, "
+            "residual-{depth} {residual:.3g}"
+        ).format(init=init, depth=depth, plain=s["plain"], residual=s["residual"])
+        for init, s in stds.items()
+    )
+
+
+def correlation_report(correlations: dict[tuple[str, int], float]) -> str:
+    """One line per depth of {(kind, depth): `input_gradient_correlation`}, plain and residual side
+    by side (in the order of the dict)."""
+    depths = list(dict.fromkeys(depth for _kind, depth in correlations))
+    return "\n".join(
+        _("correlation of neighbouring input gradients: {values}").format(
+            values=_series(f"{kind}-{d} {c:+.2f}" for (kind, d), c in correlations.items() if d == depth)
+        )
+        for depth in depths
+    )
+
+
+def tensors_summary(X: torch.Tensor, X_test: torch.Tensor) -> str:
+    """The shapes of the training and the test images, and the device they are on."""
+    return _("training images {train_shape}, test images {test_shape}, device {device}").format(
+        train_shape=tuple(X.shape), test_shape=tuple(X_test.shape), device=X.device
+    )
+
+
+def networks_trained(count: int, seconds: float) -> str:
+    """`count` networks trained in `seconds`."""
+    return _("trained {count} networks in {seconds:.0f} s").format(count=count, seconds=seconds)
+
+
+def gap_report(summary) -> str:
+    """The depth sweep's verdict, one line per depth of a `seeds_summary` table: residual - plain
+    in final training loss and in test accuracy (percentage points), mean and range over the seeds."""
+    lines = [
+        _(
+            "depth {depth:>3}: residual - plain = {loss:+.3f} training loss (range {loss_min:+.3f} to "
+            "{loss_max:+.3f}), {accuracy:+.1f} points of test accuracy (range {accuracy_min:+.1f} to "
+            "{accuracy_max:+.1f}) over {seeds} seeds"
+        ).format(
+            depth=depth,
+            loss=row["loss gap mean"],
+            loss_min=row["loss gap min"],
+            loss_max=row["loss gap max"],
+            accuracy=100 * row["accuracy gap mean"],
+            accuracy_min=100 * row["accuracy gap min"],
+            accuracy_max=100 * row["accuracy gap max"],
+            seeds=int(row["seeds"]),
+        )
+        for depth, row in summary.iterrows()
+    ]
+    lines.append(
+        _("(a negative loss difference and a positive accuracy difference: the residual network is ahead)")
+    )
+    return "\n".join(lines)
+
+
+def variant_label(variant: str) -> str:
+    """One of `NO_BN_VARIANTS` in the reader's language (the tables keep the English name)."""
+    labels = dict(
+        zip(
+            NO_BN_VARIANTS,
+            (_("BN (the course's block)"), _("no BN, He init"), _("no BN, SkipInit")),
+            strict=True,
+        )
+    )
+    return labels[variant]
+
+
+def without_bn_summary(table, below: float = 0.8) -> str:
+    """The without-BN runs read per depth and variant from a `without_bn_table`: the median logits
+    std at initialisation, each seed's final training loss (NaN: diverged), how many of the seeds
+    ended below `below` x the chance loss ln 10 (a NaN does not), the median test accuracy."""
+    lines = []
+    for depth in table.index.unique("depth"):
+        for variant in NO_BN_VARIANTS:
+            rows = table.loc[(variant, depth)]
+            losses = list(rows["final training loss"])
+            lines.append(
+                _(
+                    "depth {depth}, {variant:<23}: logits std at init {std:.3g}; "
+                    "final training loss per seed {losses}: {left} of {runs} below {below} x chance; "
+                    "median test accuracy {accuracy:.1%}"
+                ).format(
+                    depth=depth,
+                    variant=variant_label(variant),
+                    std=statistics.median(rows["logits std at init"]),
+                    losses=_series("NaN" if math.isnan(v) else f"{v:.2f}" for v in losses),
+                    left=sum(v < below * CHANCE_LOSS for v in losses),  # NaN counts as not
+                    runs=len(rows),
+                    below=below,
+                    accuracy=statistics.median(rows["test accuracy"]),
+                )
+            )
+    return "\n".join(lines)
+
+
+def very_deep_report(residual: nn.Module, plain: nn.Module) -> str:
+    """The very deep network and its plain twin, counted on the models: weight layers, blocks per
+    stage and stage widths, pre-activation residual blocks, parameters."""
+
+    def blocks(net):
+        return sum(isinstance(m, PreActResidual) for m in net.modules())
+
+    return "\n".join(
+        [
+            _("weight layers, counted on the model: {layers:,}").format(layers=count_weight_layers(residual)),
+            _("blocks per stage: {blocks}, stage widths: {widths}").format(
+                blocks=residual.config.blocks, widths=residual.config.channels
+            ),
+            _("pre-activation residual blocks: {blocks}").format(blocks=blocks(residual)),
+            _("parameters: {params:,}").format(params=count_params(residual)),
+            _(
+                "plain twin: {layers:,} weight layers, {params:,} parameters (no 1x1 shortcut projections), "
+                "residual blocks: {blocks}"
+            ).format(layers=count_weight_layers(plain), params=count_params(plain), blocks=blocks(plain)),
+        ]
+    )
+
+
+def step_time_line(model: str, seconds: float, shape) -> str:
+    """`step_seconds` of `model` on a batch of `shape`, in words."""
+    return _("{model}: {seconds:.2f} s per forward + backward on a batch of shape {shape}").format(
+        model=model, seconds=seconds, shape=shape
+    )
+
+
+def training_estimate(networks: int, steps: int, step_seconds: float) -> str:
+    """How long `networks` networks of `steps` steps each take at `step_seconds` a step."""
+    return _(
+        "{networks} networks x {steps} steps: about {minutes:.0f} min at the step time measured above"
+    ).format(networks=networks, steps=steps, minutes=networks * steps * step_seconds / 60)
+
+
+def trained_in(seconds: float) -> str:
+    """Training time in minutes."""
+    return _("trained in {minutes:.1f} min").format(minutes=seconds / 60)
+
+
+def deep_twins_report(
+    result: dict, depth: int, flat_steps: int, reference_depth: int, reference_accuracy: float
+):
+    """The very deep twins of a `train_twins` result (`depth` layers): each one's training loss at the
+    first step and over the last 10% of steps, and its test accuracy; how many steps the residual
+    one's smoothed loss stayed within 0.1 of its start (`flat_steps`, measured in the notebook); the
+    test accuracy of the small residual network of section 2 for reference."""
+    lines = []
+    for kind in ("residual", "plain"):
+        losses = result["histories"][kind, depth]
+        n = max(1, len(losses) // 10)
+        lines.append(
+            _(
+                "{kind:>8}-{depth}: training loss {first:.3f} at the first step -> {last:.3f} over the last "
+                "{share:.0%} of steps, test accuracy {accuracy:.1%} (chance: 10%)"
+            ).format(
+                kind=kind,
+                depth=depth,
+                first=losses[0],
+                last=sum(losses[-n:]) / n,
+                share=0.1,
+                accuracy=result["accuracy"][kind, depth],
+            )
+        )
+    lines.append(
+        _(
+            "residual-{depth}: the smoothed loss stays within 0.1 of its start "
+            "for the first {flat} of {steps} steps"
+        ).format(depth=depth, flat=flat_steps, steps=len(result["histories"]["residual", depth]))
+    )
+    lines.append(
+        _("for reference, residual-{depth} of section 2 (seed 0): test accuracy {accuracy:.1%}").format(
+            depth=reference_depth, accuracy=reference_accuracy
+        )
+    )
+    return "\n".join(lines)
+
+
+def bottleneck_summary(basic, bottleneck) -> str:
+    """He et al.'s Fig. 5 in one sentence: the bottleneck row of `bottleneck_vs_basic` against the
+    basic one (channels, parameters and FLOPs as multiples, weight layers)."""
+    return _(
+        "the bottleneck: {channels:.0f}x the channels, {params:.2f}x the parameters, {flops:.2f}x the FLOPs, "
+        "{layers} weight layers instead of {basic_layers}"
+    ).format(
+        channels=bottleneck["channels in and out"] / basic["channels in and out"],
+        params=bottleneck["params"] / basic["params"],
+        flops=bottleneck["flops"] / basic["flops"],
+        layers=bottleneck["weight layers"],
+        basic_layers=basic["weight layers"],
+    )
+
+
+def family_report(family: list[dict]) -> str:
+    """One line per row of `bottleneck_family`: depth, blocks per stage, GFLOPs of one 224x224 image."""
+    return "\n".join(
+        _("{model}: {depth} weight layers, blocks {blocks}, {gflops:.2f} GFLOPs at 224x224").format(
+            model=row["model"], depth=row["depth"], blocks=row["blocks"], gflops=row["flops at 224"] / 1e9
+        )
+        for row in family
+    )
+
+
+def timing_report(family: list[dict], seconds: dict[str, float], input_size) -> str:
+    """One line per row of `bottleneck_family`: its `time_models` step time on `input_size`, that
+    time and its FLOPs as multiples of the first model's, its paper top-1 error and the difference."""
+    base = family[0]
+    return "\n".join(
+        _(
+            "{model:<10} {seconds:6.2f} s per step on {input_size} ({time_ratio:.1f}x {base}'s time, "
+            "{flops_ratio:.1f}x its FLOPs), top-1 error {error}% ({difference:+.2f} points)"
+        ).format(
+            model=row["model"],
+            seconds=seconds[row["model"]],
+            input_size=input_size,
+            time_ratio=seconds[row["model"]] / seconds[base["model"]],
+            base=base["model"],
+            flops_ratio=row["flops at 224"] / base["flops at 224"],
+            error=row["paper top-1 error %"],
+            difference=row["paper top-1 error %"] - base["paper top-1 error %"],
+        )
+        for row in family
+    )
+
+
+def paper_quotes_report(quotes=None) -> str:
+    """The papers' figures of `paper.PAPER_QUOTES` (quoted, not measured), one line each."""
+    from .paper import PAPER_QUOTES
+
+    words = {  # each quote's description and source, in the reader's language
+        "ResNet-152, ImageNet val top-5 error, single model": _(
+            "ResNet-152, ImageNet val top-5 error, single model"
+        ),
+        "ResNet-1001 (pre-activation, bottleneck), CIFAR-10 test error": _(
+            "ResNet-1001 (pre-activation, bottleneck), CIFAR-10 test error"
+        ),
+        "He et al. 2015, Table 4": _("He et al. 2015, Table 4"),
+        "He et al. 2016, abstract": _("He et al. 2016, abstract"),
+    }
+    return "\n".join(
+        _("{what}: {value}% ({source})").format(
+            what=words.get(what, what), value=value, source=words.get(source, source)
+        )
+        for what, value, source in (PAPER_QUOTES if quotes is None else quotes)
+    )
+
+
+def float32_overflow_report(norms: list[float], bad: int) -> str:
+    """A plain network's float64 `gradient_norms` (first / last layer) against the largest float32,
+    and how many of its weight layers got an inf or NaN gradient in float32 (`bad`)."""
+    return "\n".join(
+        [
+            _("plain-{layers}, float64: first layer / last layer = {ratio:.3g}").format(
+                layers=len(norms), ratio=norms[0] / norms[-1]
+            ),
+            _("largest float32: {largest:.3g}").format(largest=torch.finfo(torch.float32).max),
+            _("in float32, weight layers whose gradient is inf or NaN: {bad} of {layers}").format(
+                bad=bad, layers=len(norms)
+            ),
+        ]
+    )
+
+
+def growth_line(net: str, layers: int, change: float, accuracy_before: float, accuracy_after: float) -> str:
+    """`net` grown to `layers` weight layers by `add_blocks`: the largest change of its output and
+    its test accuracy before and after."""
+    return _(
+        "{net} -> {layers} layers: max |change of output| {change:.3g}, "
+        "test accuracy {before:.1%} -> {after:.1%}"
+    ).format(net=net, layers=layers, change=change, before=accuracy_before, after=accuracy_after)
+
+
+def size_comparison(resnet_1001: nn.Module, flops_1001: int, size: int, r152: dict) -> str:
+    """ResNet-1001 (`flops_1001` per `size` x `size` image) next to ResNet-152 (its
+    `bottleneck_family` row): weight layers, parameters, GFLOPs."""
+    return "\n".join(
+        [
+            _(
+                "{model}: {layers} weight layers, blocks {blocks}, {params:.1f} M parameters, "
+                "{gflops:.1f} GFLOPs per {size}x{size} image"
+            ).format(
+                model="ResNet-1001",
+                layers=count_weight_layers(resnet_1001),
+                blocks=resnet_1001.config.blocks,
+                params=count_params(resnet_1001) / 1e6,
+                gflops=flops_1001 / 1e9,
+                size=size,
+            ),
+            _(
+                "{model}:  {layers} weight layers, {params:.1f} M parameters, "
+                "{gflops:.1f} GFLOPs per {size}x{size} image"
+            ).format(
+                model=r152["model"],
+                layers=r152["depth"],
+                params=r152["params"] / 1e6,
+                gflops=r152["flops at 224"] / 1e9,
+                size=224,
+            ),
+        ]
+    )
+
+
+def parameter_breakdown(
+    model: str, total: int, weights: int, projections: int, bn: int, conv_bias: int
+) -> str:
+    """`total` parameters of `model` as convolution and linear weights (of which 1x1 projection
+    shortcuts), BN scales and shifts, and convolution biases, in millions."""
+    return "\n".join(
+        [
+            _(
+                "{model} = {weights:.2f} M convolution and linear weights (the 1x1 projection shortcuts: "
+                "{projections:,})"
+            ).format(model=model, weights=weights / 1e6, projections=projections),
+            _("  + {bn:.2f} M BN scales and shifts + {bias:.2f} M convolution biases = {total:.2f} M").format(
+                bn=bn / 1e6, bias=conv_bias / 1e6, total=total / 1e6
+            ),
+        ]
+    )
+
+
+def throughput_report(
+    flops_deep: float, seconds_deep: float, flops_50: float, seconds_50: float, layers: int = 1004
+):
+    """Arithmetic per second of a training step: the very deep network (`layers` weight layers) and
+    ResNet-50, each from its FLOPs per step and its step time, and how many times faster ResNet-50
+    computes."""
+    rate_deep, rate_50 = flops_deep / seconds_deep, flops_50 / seconds_50
+    return "\n".join(
+        [
+            _("{model}: {gflops:.2f} GFLOPs per step in {seconds:.2f} s = {rate:.1f} GFLOP/s").format(
+                model=f"ResNet-{layers}", gflops=flops_deep / 1e9, seconds=seconds_deep, rate=rate_deep / 1e9
+            ),
+            _(
+                "{model}:   {gflops:.2f} GFLOPs per step in {seconds:.2f} s = {rate:.1f} GFLOP/s "
+                "(both in float32)"
+            ).format(model="ResNet-50", gflops=flops_50 / 1e9, seconds=seconds_50, rate=rate_50 / 1e9),
+            _("{model} does {ratio:.1f}x the arithmetic per second of the {layers:,}-layer network").format(
+                model="ResNet-50", ratio=rate_50 / rate_deep, layers=layers
+            ),
+        ]
+    )
+
+
+def running_time(seconds: float) -> str:
+    """How long the notebook ran, in minutes."""
+    return _("this notebook ran in {minutes:.1f} min").format(minutes=seconds / 60)
