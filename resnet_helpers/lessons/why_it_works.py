@@ -47,6 +47,7 @@ from ..measure import keep_modes
 from ..models import build_depth_net
 from ..training.experiment import KINDS, accuracy, evaluate_loss, train_losses
 from ..training.trainer import CHECKPOINT_FORMAT, CheckpointError, load_checkpoint, save_checkpoint
+from .residual_block import _pad, _width
 
 __all__ = [
     # 0. the twins, trained once
@@ -100,6 +101,31 @@ __all__ = [
     "StochasticDepth",
     "stochastic_depth_",
     "unwrap_",
+    # the printed conclusions, in the notebook's order
+    "setup_summary",
+    "twins_report",
+    "deletion_shapes",
+    "all_but_downsampling_shape",
+    "single_deletion_report",
+    "critical_blocks_report",
+    "random_deletion_caption",
+    "deletion_vs_response_report",
+    "stage_deletion_line",
+    "reordering_line",
+    "path_count_line",
+    "path_share_report",
+    "direction_check",
+    "slices_caption",
+    "landscape_report",
+    "response_report",
+    "lesion_finding",
+    "path_finding",
+    "landscape_finding",
+    "response_finding",
+    "kept_after_one",
+    "zero_init_accuracy",
+    "kept_curve",
+    "run_time",
 ]
 
 COLORS = {"plain": "tab:red", "residual": "tab:blue", "preact": "tab:green", "stochastic": "tab:purple"}
@@ -1012,7 +1038,7 @@ def responses_figure(responses: dict):
     )
     right.set(title=_("response relative to the shortcut"), ylabel=_("std(branch) / std(shortcut)"))
     for ax in (left, right):
-        ax.set_xlabel("block (1 = next to the input)")
+        ax.set_xlabel(_("block (1 = next to the input)"))
         ax.set_ylim(0, None)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
@@ -1068,3 +1094,562 @@ def unwrap_(net):
             stage_name, j = name.split(".")
             getattr(net, stage_name)[int(j)] = block.folded()
     return net
+
+
+# --- The printed conclusions: the numbers the notebook computed, in the reader's language ----------
+# One function per printed paragraph, in the notebook's order. Each takes numbers the notebook's cell
+# computed (its statistics and tables stay there) and returns the text the cell prints, lines joined
+# by "\n"; which word a sentence needs ("more" or "less", "fell" or "rose") follows from the numbers.
+
+
+def setup_summary(
+    profile,
+    resolution: int,
+    train_images: int,
+    test_images: int,
+    depths,
+    width: int,
+    steps: int,
+    batch_size: int,
+) -> str:
+    """The setup cell's two lines: the data and the twins the profile trains."""
+    return "\n".join(
+        [
+            _(
+                "profile {profile}: images {resolution}x{resolution}, {train:,} for training, "
+                "{test:,} for testing"
+            ).format(profile=profile, resolution=resolution, train=train_images, test=test_images),
+            _("twins of depths {depths}, width {width}, {steps} steps of {batch_size} images").format(
+                depths=depths, width=width, steps=steps, batch_size=batch_size
+            ),
+        ]
+    )
+
+
+def twins_report(acc: dict, depths, images: int, seconds: float, read_back: bool) -> str:
+    """Section 0: how the twins came ({"plain-20": accuracy, ...}, read back from checkpoints or
+    trained, in `seconds`) and their test accuracy on `images` images, one line per depth."""
+    if read_back:
+        head = _(
+            "{count} networks read back from checkpoints/ in {seconds:.0f} s; "
+            "test accuracy on {images:,} images:"
+        )
+    else:
+        head = _(
+            "{count} networks trained (and cached) in {seconds:.0f} s; test accuracy on {images:,} images:"
+        )
+    lines = [head.format(count=len(acc), seconds=seconds, images=images)]
+    for depth in depths:
+        lines.append(
+            "  "
+            + _("depth {depth:>3}: plain {plain:.1%}, residual {residual:.1%}").format(
+                depth=depth, plain=acc[f"plain-{depth}"], residual=acc[f"residual-{depth}"]
+            )
+        )
+    return "\n".join(lines)
+
+
+def deletion_shapes(kind: str, names, downsampling, shapes) -> str:
+    """Section 1's shape check of one network ("plain" or "residual"): its blocks, its downsampling
+    blocks and the output shapes after deleting any one of the others."""
+    return "\n".join(
+        [
+            _("{kind}: {count} blocks {names}").format(kind=f"{kind:<8}", count=len(names), names=names),
+            " " * 10
+            + _("downsampling {names}; output shapes after one deletion: {shapes}").format(
+                names=downsampling, shapes=shapes
+            ),
+        ]
+    )
+
+
+def all_but_downsampling_shape(shape) -> str:
+    """The shape check's last line: the output shape of a residual network left with its
+    downsampling blocks only."""
+    return _("residual, all but the downsampling blocks deleted: {shape}").format(shape=shape)
+
+
+def single_deletion_report(summary: dict, lowest: dict, after_one: dict, chance: float = 0.1) -> str:
+    """The points of test accuracy lost per single deletion, one line per network. `summary` is
+    {label: {"intact": accuracy, "median": points, "mean": points, "blocks": how many,
+    "costliest": {block: points}}}, with "recalibrated": (median, mean) where BN's statistics were
+    re-estimated; `lowest` {label: the lowest accuracy after one deletion}; `after_one` {label: the
+    mean accuracy after one deletion of a shape-keeping block}."""
+    lines = [_("Points of test accuracy lost when one block is deleted (every block that can be):")]
+    for label, s in summary.items():
+        costliest = _(", ").join(f"{name} {points:.1f}" for name, points in s["costliest"].items())
+        lines.append(
+            "  "
+            + _(
+                "{label} ({intact:.1%} intact): median {median:.1f}, mean {mean:.1f} over {blocks} blocks; "
+                "the costliest: {costliest}"
+            ).format(
+                label=label,
+                intact=s["intact"],
+                median=s["median"],
+                mean=s["mean"],
+                blocks=s["blocks"],
+                costliest=costliest,
+            )
+        )
+        if "recalibrated" in s:
+            median, mean = s["recalibrated"]
+            lines.append(
+                "  "
+                + " " * len(label)
+                + " "
+                + _(
+                    "with BN's statistics re-estimated after the deletion: "
+                    "median {median:.1f}, mean {mean:.1f}"
+                ).format(median=median, mean=mean)
+            )
+    for label, low in lowest.items():
+        lines.append(
+            "  "
+            + _(
+                "{label}'s lowest accuracy after one deletion: {low:.1%} "
+                "(chance {chance:.0%}: a wrong network can be below it)"
+            ).format(label=label, low=low, chance=chance)
+        )
+    lines.append(
+        _(
+            "k = 1 of the random-deletion table below is the mean over the shape-keeping blocks: {means}"
+        ).format(means=_(", ").join(f"{label} {a:.1%}" for label, a in after_one.items()))
+    )
+    return "\n".join(lines)
+
+
+def critical_blocks_report(label: str, critical, candidates: int, miss: dict, points: float = 5) -> str:
+    """The blocks of `label` whose deletion alone costs more than `points` points (`critical`, out of
+    its `candidates` shape-keeping blocks), and the chance that k random deletions miss them all
+    (`miss`: {k: `chance_to_miss`})."""
+    lines = [
+        _(
+            "{label}: {count} of its {candidates} shape-keeping blocks cost more than {points:g} points "
+            "each ({names});"
+        ).format(
+            label=label,
+            count=len(critical),
+            candidates=candidates,
+            points=points,
+            names=_(", ").join(critical),
+        )
+    ]
+    for k, p in miss.items():
+        lines.append(
+            "  " + _("k = {k} random deletions miss all of them with probability {p:.0%}").format(k=k, p=p)
+        )
+    return "\n".join(lines)
+
+
+def random_deletion_caption(shallow: int, deep: int, draws: int) -> str:
+    """The caption of the table of mean accuracy after deleting k blocks."""
+    return _(
+        "mean test accuracy (%) after deleting k blocks (all subsets for depth {shallow}, "
+        "{draws} random draws per k for depth {deep}):"
+    ).format(shallow=shallow, deep=deep, draws=draws)
+
+
+def deletion_vs_response_report(
+    label: str,
+    by_kind,
+    rho: float,
+    rho_later: float,
+    blocks: int,
+    later_blocks: int,
+    largest: str,
+    costliest: str,
+    clear: float = 0.3,
+) -> str:
+    """Why some deletions cost more, for one residual network: `by_kind` is its `deletion_vs_response`
+    table's mean "accuracy lost" and "response / shortcut" grouped by "downsampling" (True, False);
+    `rho` and `rho_later` the rank correlations of the two over all `blocks` blocks and over the
+    `later_blocks` outside the first stage; `largest` and `costliest` the blocks with the largest
+    response / shortcut and the largest loss. A correlation above `clear` counts as a tendency."""
+    kinds = {True: _("a downsampling block"), False: _("another block")}
+    width = max(_width(kind) for kind in kinds.values())
+    lines = [_("{label}: mean accuracy lost when deleting").format(label=label)]
+    for down, kind in kinds.items():
+        lines.append(
+            "  "
+            + _("{kind} {lost:6.1%} (its response/shortcut: {ratio:.2f})").format(
+                kind=_pad(kind, width),
+                lost=by_kind.loc[down, "accuracy lost"],
+                ratio=by_kind.loc[down, "response / shortcut"],
+            )
+        )
+    lines.append(
+        "  "
+        + _(
+            "rank correlation of accuracy lost with response/shortcut over all {blocks} blocks: {rho:+.2f}; "
+            "outside the first stage ({later} blocks): {rho_later:+.2f}"
+        ).format(blocks=blocks, rho=rho, later=later_blocks, rho_later=rho_later)
+    )
+    if by_kind.loc[True, "accuracy lost"] > by_kind.loc[False, "accuracy lost"]:
+        lines.append(
+            "  " + _("-> here deleting a downsampling block costs more than deleting another block,")
+        )
+    else:
+        lines.append(
+            "  " + _("-> here deleting a downsampling block costs less than deleting another block,")
+        )
+    if rho > clear:
+        lines.append(
+            "     " + _("and blocks with a larger response relative to their shortcut tend to cost more;")
+        )
+    else:
+        lines.append(
+            "     "
+            + _("and blocks with a larger response relative to their shortcut do not clearly cost more;")
+        )
+    lines.append(
+        "     "
+        + _(
+            "the largest response/shortcut is block {largest}, the costliest to delete is block {costliest}."
+        ).format(largest=largest, costliest=costliest)
+    )
+    return "\n".join(lines)
+
+
+def stage_deletion_line(
+    stage: str, deleted: int, blocks: int, median: float, low: float, high: float, draws: int, all_lost: float
+) -> str:
+    """Deleting `deleted` of a stage's `blocks` shape-keeping blocks: the points lost (median, range
+    over `draws` draws), and deleting all of them (`all_lost`)."""
+    return _(
+        "stage {stage}: deleting {deleted} of its {blocks} shape-keeping blocks costs {median:.1f} points "
+        "(median of {draws} draws; range {low:.1f} to {high:.1f}); all {blocks}: {all_lost:.1f}"
+    ).format(
+        stage=stage,
+        deleted=deleted,
+        blocks=blocks,
+        median=median,
+        draws=draws,
+        low=low,
+        high=high,
+        all_lost=all_lost,
+    )
+
+
+def reordering_line(k: int, median: float, low: float, high: float, draws: int) -> str:
+    """The points lost after `k` random swaps of blocks within stages (median, range over `draws`)."""
+    return _(
+        "{k:>2} random swaps within stages: {median:.1f} points lost "
+        "(median of {draws}; range {low:.1f} to {high:.1f})"
+    ).format(k=k, median=median, draws=draws, low=low, high=high)
+
+
+def path_count_line(depth: int, n: int, total: int, check: bool, mode: int, short: float) -> str:
+    """Section 2's path count of ResNet-`depth` (n blocks): the `total` of C(n, k), whether it is
+    2^n (`check`), the most common length (`mode`) and the share of paths shorter than n/2."""
+    return _(
+        "ResNet-{depth}: n = {n} blocks, sum of C(n, k) = {total:,} = 2^{n}: {check}; "
+        "most paths have length {mode}; shorter than n/2: {short:.1%}"
+    ).format(depth=depth, n=n, total=total, check=check, mode=mode, short=short)
+
+
+def path_share_report(
+    label: str,
+    when: str,
+    blocks: int,
+    samples: int,
+    path_share: float,
+    short_share: float,
+    short_ci,
+    quarter_paths: float,
+    quarter_share: float,
+    quarter_ci,
+    lengths,
+    ratio: float,
+    level: float = 0.9,
+) -> str:
+    """Section 2: which paths of `label` ("trained" or "at initialisation", `when`; `blocks` blocks,
+    `samples` sampled paths per length) carry the summed gradient magnitude. Paths shorter than n/2
+    are `path_share` of all paths and carry `short_share` (`short_ci`: an interval at `level`);
+    those of length at most n/4 are `quarter_paths` and carry `quarter_share` (`quarter_ci`); the
+    middle `level` of it comes from the `lengths` (low, high); each branch multiplies a path's
+    gradient by about `ratio`."""
+    when = {"trained": _("trained"), "at initialisation": _("at initialisation")}.get(when, when)
+    low, high = lengths
+    return "\n".join(
+        [
+            _(
+                "{label} {when} ({blocks} blocks, {samples} sampled paths per length), share of the summed "
+                "gradient magnitude:"
+            ).format(label=label, when=when, blocks=blocks, samples=samples),
+            "  "
+            + _(
+                "paths shorter than n/2 = {half:g} ({paths:.0%} of the paths): {share:.2%} "
+                "({level:.0%} bootstrap interval {low:.2%} to {high:.2%})"
+            ).format(
+                half=blocks / 2,
+                paths=path_share,
+                share=short_share,
+                level=level,
+                low=short_ci[0],
+                high=short_ci[1],
+            ),
+            "  "
+            + _(
+                "paths of length at most n/4 = {quarter:g} ({paths:.2%} of the paths): {share:.0%} "
+                "(interval {low:.0%} to {high:.0%})"
+            ).format(
+                quarter=blocks / 4,
+                paths=quarter_paths,
+                share=quarter_share,
+                low=quarter_ci[0],
+                high=quarter_ci[1],
+            ),
+            "  "
+            + _(
+                "{level:.0%} of it comes from paths of lengths {low} to {high}; each branch on a path "
+                "multiplies its gradient by about {ratio:.2g} (a fit of log norm against k)"
+            ).format(level=level, low=low, high=high, ratio=ratio),
+        ]
+    )
+
+
+def direction_check(equal: bool, zero: int, total: int) -> str:
+    """Section 3's check of a filter-normalised direction: every filter's norm equals the weights'
+    (`equal`), and `zero` of the network's `total` parameters (BN layers, biases) are left at 0."""
+    return "\n".join(
+        [
+            _("every filter: |‖d[i]‖ / ‖w[i]‖ - 1| < 1e-5: {equal}").format(equal=equal),
+            _("parameters of BN layers and biases, left at 0 in the direction: {zero:,} of {total:,}").format(
+                zero=zero, total=total
+            ),
+        ]
+    )
+
+
+def slices_caption(directions: int, points: int, images: int) -> str:
+    """The caption of section 3's 1-D slices: directions, points per slice, training images."""
+    return _("{directions} directions x {points} points per slice, {images} training images").format(
+        directions=directions, points=points, images=images
+    )
+
+
+def _landscape_numbers(plain, residual) -> str:
+    """The twins' median basin width, median loss at α = ±1 and |λmin / λmax| (`landscape_table` rows
+    with the Hessian's columns added)."""
+    return _(
+        "median basin width plain {plain_width:.2f}, residual {residual_width:.2f}; "
+        "median loss at α = ±1 plain {plain_wall:.3g}, residual {residual_wall:.3g}; "
+        "|λmin/λmax| plain {plain_ratio:.2g}, residual {residual_ratio:.2g}"
+    ).format(
+        plain_width=plain["basin width (median)"],
+        residual_width=residual["basin width (median)"],
+        plain_wall=plain["loss at α = ±max (median)"],
+        residual_wall=residual["loss at α = ±max (median)"],
+        plain_ratio=plain["|λmin / λmax|"],
+        residual_ratio=residual["|λmin / λmax|"],
+    )
+
+
+def landscape_report(depth: int, plain, residual) -> str:
+    """Section 3, one depth: the twins' rows of the landscape table (with λmax and |λmin / λmax|
+    added), then which twin sits in the wider basin and whose walls reach higher at α = ±1."""
+    width, wall = "basin width (median)", "loss at α = ±max (median)"
+    if residual[width] > plain[width]:
+        wider = _("the residual network sits in the wider basin (by the doubling criterion)")
+    else:
+        wider = _("the plain network sits in the wider basin (by the doubling criterion)")
+    if plain[wall] > residual[wall]:
+        higher = _("the plain network's walls reach higher at α = ±1")
+    else:
+        higher = _("the residual network's walls reach higher at α = ±1")
+    return "\n".join(
+        [
+            _(
+                "depth {depth:>3}: loss at the weights plain {plain:.3f}, residual {residual:.3f}; {numbers}"
+            ).format(
+                depth=depth,
+                plain=plain["loss at the weights"],
+                residual=residual["loss at the weights"],
+                numbers=_landscape_numbers(plain, residual),
+            ),
+            " " * 11 + wider + _("; ") + higher,
+        ]
+    )
+
+
+def response_report(depths, std: dict, ratio: dict, initial: dict, scales: dict) -> str:
+    """Section 4: per depth the mean response std of both twins and the residual one's response /
+    shortcut (`std`, `ratio`: {label: mean over its blocks}); the mean |BN scale| of the branches'
+    last BN (`scales`); how the std and the ratio change from the shallowest to the deepest
+    network, trained and at initialisation (`initial`: {residual label: mean ratio})."""
+    shallow, deep = depths[0], depths[-1]
+    lines = [
+        _(
+            "depth {depth:>3}: mean response std: residual {residual:.3f}, plain {plain:.3f}; "
+            "residual response / shortcut {ratio:.3f}"
+        ).format(
+            depth=depth,
+            residual=std[f"residual-{depth}"],
+            plain=std[f"plain-{depth}"],
+            ratio=ratio[f"residual-{depth}"],
+        )
+        for depth in depths
+    ]
+    lines.append(
+        _("mean |BN scale| of the branches' last BN: {scales} (initial value 1)").format(
+            scales=_(", ").join(f"{label} {scale:.3f}" for label, scale in scales.items())
+        )
+    )
+    std_s, std_d = std[f"residual-{shallow}"], std[f"residual-{deep}"]
+    rel_s, rel_d = ratio[f"residual-{shallow}"], ratio[f"residual-{deep}"]
+    init_s, init_d = initial[f"residual-{shallow}"], initial[f"residual-{deep}"]
+    if std_d < std_s:
+        said = _(
+            "From {shallow} to {deep} layers the mean response std fell by {change:.0%} "
+            "({before:.3f} -> {after:.3f});"
+        )
+    else:
+        said = _(
+            "From {shallow} to {deep} layers the mean response std rose by {change:.0%} "
+            "({before:.3f} -> {after:.3f});"
+        )
+    lines.append(
+        said.format(shallow=shallow, deep=deep, change=abs(1 - std_d / std_s), before=std_s, after=std_d)
+    )
+    if rel_d < rel_s:
+        said = _(
+            "relative to the shortcut, it fell by {change:.0%} ({before:.3f} -> {after:.3f}) "
+            "in the trained networks;"
+        )
+    else:
+        said = _(
+            "relative to the shortcut, it rose by {change:.0%} ({before:.3f} -> {after:.3f}) "
+            "in the trained networks;"
+        )
+    lines.append(said.format(change=abs(1 - rel_d / rel_s), before=rel_s, after=rel_d))
+    if init_d < init_s:
+        said = _(
+            "at initialisation (BN with the data's statistics) the same ratio goes "
+            "{before:.3f} -> {after:.3f}, a fall of {change:.0%} (trained: {trained:.0%}); "
+            "training changed it by a factor {factor_shallow:.2f} at depth {shallow}, "
+            "{factor_deep:.2f} at depth {deep}."
+        )
+    else:
+        said = _(
+            "at initialisation (BN with the data's statistics) the same ratio goes "
+            "{before:.3f} -> {after:.3f}, a rise of {change:.0%} (trained: {trained:.0%}); "
+            "training changed it by a factor {factor_shallow:.2f} at depth {shallow}, "
+            "{factor_deep:.2f} at depth {deep}."
+        )
+    lines.append(
+        said.format(
+            before=init_s,
+            after=init_d,
+            change=abs(1 - init_d / init_s),
+            trained=abs(1 - rel_d / rel_s),
+            factor_shallow=rel_s / init_s,
+            shallow=shallow,
+            factor_deep=rel_d / init_d,
+            deep=deep,
+        )
+    )
+    return "\n".join(lines)
+
+
+def lesion_finding(
+    label: str, median: float, mean: float, after_one: dict, intact: dict, chance: float = 0.1
+) -> str:
+    """The summary's lesion line: the points `label` loses per single deletion (median, mean), and
+    what the shallow twins keep after one deletion (`after_one`: {residual label: accuracy, plain
+    label: accuracy}, in that order; `intact`: {label: accuracy of the whole network})."""
+    residual, plain = after_one
+    return _(
+        "lesions: {label}: median {median:.1f}, mean {mean:.1f} points lost per single deletion; "
+        "{residual} keeps {residual_after:.1%} (of {residual_intact:.1%}), {plain} {plain_after:.1%} "
+        "(of {plain_intact:.1%}; chance {chance:.0%})"
+    ).format(
+        label=label,
+        median=median,
+        mean=mean,
+        residual=residual,
+        residual_after=after_one[residual],
+        residual_intact=intact[residual],
+        plain=plain,
+        plain_after=after_one[plain],
+        plain_intact=intact[plain],
+        chance=chance,
+    )
+
+
+def path_finding(
+    label: str, short_share: float, path_share: float, quarter_share: float, quarter_ci, level: float = 0.9
+) -> str:
+    """The summary's path line (`path_share_report`'s numbers for the trained network; `quarter_ci`
+    an interval at `level`)."""
+    return _(
+        "paths: in {label}, paths shorter than n/2 carry {share:.2%} of the summed gradient magnitude "
+        "({paths:.0%} of the paths); length at most n/4: {quarter:.0%} "
+        "({level:.0%} interval {low:.0%} to {high:.0%})"
+    ).format(
+        label=label,
+        share=short_share,
+        paths=path_share,
+        quarter=quarter_share,
+        level=level,
+        low=quarter_ci[0],
+        high=quarter_ci[1],
+    )
+
+
+def landscape_finding(depth: int, plain, residual) -> str:
+    """The summary's landscape line: the deepest twins' rows of the landscape table."""
+    return _("landscapes at depth {depth}: {numbers}").format(
+        depth=depth, numbers=_landscape_numbers(plain, residual)
+    )
+
+
+def response_finding(shallow: int, deep: int, trained, initial) -> str:
+    """The summary's response line: the mean response / shortcut from depth `shallow` to `deep`,
+    trained and at initialisation (pairs: shallow, deep)."""
+    return _(
+        "responses: response / shortcut trained {trained_shallow:.3f} -> {trained_deep:.3f}, "
+        "at initialisation {initial_shallow:.3f} -> {initial_deep:.3f} (depth {shallow} -> {deep})"
+    ).format(
+        trained_shallow=trained[0],
+        trained_deep=trained[1],
+        initial_shallow=initial[0],
+        initial_deep=initial[1],
+        shallow=shallow,
+        deep=deep,
+    )
+
+
+def kept_after_one(label: str, intact: float, after: float, course_kept: float) -> str:
+    """Exercise 1: the accuracy of `label` intact and after one deletion, the share it keeps, next
+    to the share the course's block keeps (`course_kept`)."""
+    return _(
+        "{label}: {intact:.1%} intact, {after:.1%} after one deletion ({kept:.0%} kept; "
+        "the course's block: {course:.0%} kept)"
+    ).format(label=label, intact=intact, after=after, kept=after / intact, course=course_kept)
+
+
+def zero_init_accuracy(zero_init: float, default: float) -> str:
+    """Exercise 2: the test accuracy of the zero-initialised and the default residual network."""
+    return _("test accuracy: zero-initialised {zero:.1%}, default {default:.1%}").format(
+        zero=zero_init, default=default
+    )
+
+
+def kept_curve(label: str, intact: float, kept: dict) -> str:
+    """Exercise 3: a network's accuracy intact and the share it keeps after k deletions ({k: share})."""
+    return "\n".join(
+        [
+            _("{label} intact {intact:.1%}; kept after k deletions:").format(
+                label=f"{label:<15}", intact=intact
+            ),
+            "   " + ", ".join(f"k={k}: {share:.0%}" for k, share in kept.items()),
+        ]
+    )
+
+
+def run_time(minutes: float, profile) -> str:
+    """The notebook's last line: how long it ran, under which profile."""
+    return _("this notebook ran in {minutes:.1f} min (profile {profile})").format(
+        minutes=minutes, profile=profile
+    )
