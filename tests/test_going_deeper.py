@@ -130,6 +130,16 @@ def test_gradient_summary_and_figure():
     assert len(fig.axes) == 2 and fig.axes[0].get_yscale() == "log"
 
 
+@pytest.mark.filterwarnings("ignore:Glyph")  # no CJK font picked here; the titles' text is the point
+def test_the_panel_titles_notebook_05_passes_are_in_the_readers_language(english):
+    flows = {"plain": [1e-6, 1e-3, 1.0]}
+    set_language("zh", font=False)
+    titles = ("no BN, He init", "BN with batch statistics (training mode)", "x")
+    fig = gradient_flow_figure(dict.fromkeys(titles, flows))
+    expected = ["无 BN，He 初始化", "有 BN，使用批量统计量（训练模式）", "x"]
+    assert [ax.get_title() for ax in fig.axes] == expected
+
+
 def test_test_tensors_come_from_the_test_set():
     X, y = load_test_tensors(50, resolution=14, seed=3, device="cpu")
     assert X.shape == (50, 1, 14, 14) and y.shape == (50,)

@@ -224,6 +224,17 @@ def gradient_summary(flows: dict[str, list[float]], relative: dict[str, list[flo
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
+def _panel_title(title: str) -> str:
+    """A panel title notebook 05 passes to `gradient_flow_figure`, in the reader's language (any
+    other title as given)."""
+    known = {
+        "no BN, PyTorch's default init": _("no BN, PyTorch's default init"),
+        "no BN, He init": _("no BN, He init"),
+        "BN with batch statistics (training mode)": _("BN with batch statistics (training mode)"),
+    }
+    return known.get(title, title)
+
+
 def gradient_flow_figure(panels: dict[str, dict[str, list[float]]]):
     """One log-scale panel per entry of `panels` ({title: flows}): gradient norm against layer."""
     import matplotlib.pyplot as plt
@@ -233,7 +244,7 @@ def gradient_flow_figure(panels: dict[str, dict[str, list[float]]]):
         for kind, norms in flows.items():
             layers = range(1, len(norms) + 1)
             ax.semilogy(layers, norms, marker=".", color=COLORS.get(kind), label=f"{kind}-{len(norms)}")
-        ax.set(title=title, xlabel=_("weight layer (1 = first, next to the input)"))
+        ax.set(title=_panel_title(title), xlabel=_("weight layer (1 = first, next to the input)"))
         ax.grid(alpha=0.3, which="both")
         ax.legend()
     axes[0][0].set_ylabel(_("gradient norm ||dL/dW|| (log scale)"))
