@@ -83,8 +83,10 @@ def use_cjk_font(
         else:
             print(f"图中的中文会显示为方框：没有找到中文字体（{'、'.join(names)}），请安装其中一种。")
         return None
-    # matplotlib falls back glyph by glyph along font.family: Latin text as before, Chinese from `name`
-    mpl.rcParams["font.family"] = ["sans-serif", name]
+    # `name` first: text with math in it ("$F_k$ 比 ...") is laid out by mathtext, which draws the text
+    # outside the dollars in the first font of font.family only, with no fallback; CJK fonts carry
+    # Latin letters and digits too. Plain text falls back glyph by glyph to the default sans-serif.
+    mpl.rcParams["font.family"] = [name, "sans-serif"]
     # Most CJK fonts have no bold face: a bold title would log "findfont: Failed to find font weight
     # bold ..." into the saved page for every figure; the regular face is drawn, which is fine.
     logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)

@@ -62,7 +62,20 @@ def test_a_chinese_title_is_drawn_with_the_chosen_font(restore_rc, capsys):
     assert not np.array_equal(a, b)  # real glyphs: different characters, different pixels
     ink = (a[..., :3] < 0.5).any(axis=-1).mean()
     assert ink > 0.01  # and something is drawn
-    assert matplotlib.rcParams["font.family"] == ["sans-serif", name]
+    assert matplotlib.rcParams["font.family"] == [name, "sans-serif"]
+
+
+def test_chinese_beside_math_is_drawn_too(restore_rc, caplog):
+    """A label with math in it ("$F_k$ 比 ...") goes through mathtext, which draws the text outside
+    the dollars in one font only: with the CJK font second, every Chinese character was a box and
+    a log line ("Font 'default' does not have a glyph for ...") in the saved page."""
+    if fonts.installed_cjk_font() is None:
+        pytest.skip("no CJK font installed (Debian: apt-get install fonts-wqy-microhei)")
+    fonts.use_cjk_font()
+    a, missing_a = render("$F_3$ 离 $f^*$ 更远")
+    b, _ = render("$F_3$ 比 $f^*$ 更近")
+    assert missing_a == [] and not np.array_equal(a, b)
+    assert not [r for r in caplog.records if "does not have a glyph" in r.getMessage()]
 
 
 def test_a_bold_chinese_title_logs_nothing(restore_rc, caplog):
