@@ -37,6 +37,7 @@ CODE_SPAN = re.compile(r"`[^`\n]*`")
 MATH = re.compile(r"\$\$.*?\$\$|\$[^$\n]+\$", re.S)
 LINK_TARGET = re.compile(r"\]\([^)]*\)")
 TAG = re.compile(r"<[^>]+>")
+STYLE = re.compile(r"<style\b.*?</style>", re.S | re.I)
 URL = re.compile(r"https?://\S+")
 
 
@@ -59,7 +60,7 @@ def visible_outputs(cell) -> str:
             if "text/markdown" in data:
                 texts.append(visible_markdown(data["text/markdown"]))
             elif "text/html" in data:
-                texts.append(TAG.sub(" ", data["text/html"]))
+                texts.append(TAG.sub(" ", STYLE.sub(" ", data["text/html"])))  # a table's CSS is not read
             elif "text/plain" in data and not any(k.startswith("image/") for k in data):
                 texts.append(data["text/plain"])
         elif out.output_type == "error":
