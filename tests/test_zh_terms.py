@@ -75,7 +75,7 @@ def typography_problems(line: str) -> list[str]:
     seen = re.sub(r"(?<=[。？！：）”])(\*+) ", r"\1", line)
     seen = re.sub(r"\*+|(?<![\w])_+|_+(?![\w])|[\[\]]", "", seen)
     L, C = f"[{LATIN}{SPAN}]", f"[{CJK}]"
-    for m in re.finditer(f"{C}{L}|{L}{C}", seen):
+    for m in re.finditer(f"{C}{L}|{L}{C}|(?<=[A-Za-z])\\.{C}", seen):  # "et al.直接" too
         found.append(
             f"no space between Chinese and Latin text: {seen[max(0, m.start() - 8) : m.end() + 8]!r}"
         )
@@ -141,6 +141,8 @@ def test_the_glossary_gives_the_books_term_first_and_the_videos_beside_it():
         ("残差块 （residual block）", "space beside"),
         ("**残差块**ResNet", "no space"),
         ("**残差块** ResNet", None),
+        ("Veit et al.直接测量", "no space"),
+        ("Veit et al. 直接测量", None),
         ("层（批量归一化层（印刷版译作“批量规范化”））", "deep"),
     ],
 )
