@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import gettext
 import os
+import unicodedata
 from pathlib import Path
 
 __all__ = ["LANGUAGES", "LOCALE_DIR", "DOMAIN", "set_language", "language", "_"]
+__all__ += ["text_width", "pad", "center", "columns"]  # printed tables that line up in Chinese too
 
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 DOMAIN = "resnet_helpers"
@@ -63,3 +65,34 @@ def _(message: str) -> str:
 
 if os.environ.get("RESNET_LANG", "").strip():
     set_language(os.environ["RESNET_LANG"], font=False)
+
+
+# Printed tables line up in either language: a Chinese character takes two columns of a monospace
+# font, so padding counts columns, not characters (English pads exactly as f"{text:<{width}}" would).
+
+
+def text_width(text: str) -> int:
+    """Columns `text` takes in a monospace font: a Chinese character takes two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def pad(text: str, width: int, right: bool = False) -> str:
+    """`text` padded with spaces to `width` columns (`f"{text:<{width}}"`, or `>` with `right`)."""
+    gap = " " * max(0, width - text_width(text))
+    return gap + text if right else text + gap
+
+
+def center(text: str, width: int) -> str:
+    """`text` centred in `width` columns as `f"{text:^{width}}"` does (the odd space on the right)."""
+    gap = max(0, width - text_width(text))
+    return " " * (gap // 2) + text + " " * (gap - gap // 2)
+
+
+def columns(rows, widths) -> str:
+    """Lines of cells: each cell but the last padded to its column's width in `widths` (wider where a
+    cell is wider, as a translation may be), the cells joined by one space."""
+    fitted = [max([w] + [text_width(row[i]) for row in rows]) for i, w in enumerate(widths)]
+    return "\n".join(
+        " ".join([*(pad(cell, w) for cell, w in zip(row[:-1], fitted, strict=True)), row[-1]])
+        for row in rows
+    )

@@ -125,3 +125,14 @@ def test_no_module_that_translates_uses_underscore_as_a_variable():
             if isinstance(node, ast.Name) and node.id == "_" and isinstance(node.ctx, ast.Store):
                 offenders.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
     assert not offenders, f"`_` assigned where it is the gettext function: {offenders}"
+
+
+def test_printed_columns_line_up_in_chinese_and_pad_english_as_format_does():
+    from resnet_helpers.i18n import center, columns, pad, text_width
+
+    assert text_width("残差 ab") == 7
+    for word in ("ab", "with shortcut", ""):
+        assert pad(word, 15) == f"{word:<15}" and pad(word, 15, right=True) == f"{word:>15}"
+        assert center(word, 30) == f"{word:^30}"
+    lines = columns([["残差块", "x"], ["plain", "y"]], [6]).splitlines()
+    assert [text_width(line) for line in lines] == [8, 8]  # 残差块 takes 6 columns, as "plain " does

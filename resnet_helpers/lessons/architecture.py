@@ -19,7 +19,7 @@ import html
 import io
 
 from ..blocks import BLOCK_LABELS
-from ..i18n import _
+from ..i18n import _, columns
 from ..measure import smallest_resolution, stage_rows
 from ..models import ResNetConfig, preset_name
 from .widgets import error_box, panel_output, with_snapshot
@@ -568,11 +568,9 @@ def same_network_lines(
     params_course: int, params_ours: int, same_layers: bool, same_shapes: bool, stage_names
 ) -> str:
     """The course's ResNet-18 against build_resnet("resnet18"): parameters, layers, weight shapes."""
-    from .residual_block import _columns
-
     return "\n".join(
         [
-            _columns(
+            columns(
                 [
                     [_("parameters, course code:"), f"{params_course:,}"],
                     [_("parameters, build_resnet:"), f"{params_ours:,}"],
@@ -590,11 +588,9 @@ def same_network_lines(
 def layer_count_lines(kernels: dict, linear: int, shortcuts: int, without: int) -> str:
     """Cell 13's count: convolutions by kernel size, fully connected layers, 1x1 convolutions on
     the shortcuts, and the weight layers that count for the depth (without those)."""
-    from .residual_block import _columns
-
     return "\n".join(
         [
-            _columns(
+            columns(
                 [
                     [_("convolutions by kernel size:"), str(kernels)],
                     [_("fully connected layers:"), str(linear)],
@@ -625,9 +621,7 @@ def computed_in(seconds: float) -> str:
 
 def same_counts_lines(same_table: bool, same_params: bool, same_flops: bool) -> str:
     """The explorer's stage table, parameters and FLOPs against those of the built network."""
-    from .residual_block import _columns
-
-    return _columns(
+    return columns(
         [
             [_("same stage table:"), str(same_table)],
             [_("same parameters:"), str(same_params)],
@@ -639,14 +633,12 @@ def same_counts_lines(same_table: bool, same_params: bool, same_flops: bool) -> 
 
 def torchvision_flops_lines(num_params: int, ops: float, flops: int) -> str:
     """torchvision's metadata for ResNet-50 (its "_ops" are multiply-adds) against count_flops."""
-    from .residual_block import _columns
-
     return "\n".join(
         [
             _("torchvision metadata, ResNet-50: {params:,} parameters, _ops = {ops} 'GFLOPS'").format(
                 params=num_params, ops=ops
             ),
-            _columns(
+            columns(
                 [
                     [_("count_flops at 224:"), f"{flops / 1e9:.3f} GFLOPs"],
                     [_("  = multiply-adds:"), f"{flops / 2e9:.3f} G"],

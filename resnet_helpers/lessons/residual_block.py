@@ -17,13 +17,12 @@ concatenation.
 from __future__ import annotations
 
 import html
-import unicodedata
 
 import torch
 from torch import nn
 
 from ..blocks import BLOCK_LABELS, BLOCKS, SHORTCUTS, check_positive_int
-from ..i18n import _
+from ..i18n import _, center, columns, pad, text_width
 from ..measure import count_params
 from ..models import PlainBlock
 from .widgets import error_box, panel_output, with_snapshot
@@ -255,15 +254,8 @@ def compare_blocks(input_channels=256, output_channels=256, size=56, strides=1, 
     return rows
 
 
-def _width(text: str) -> int:
-    """Columns `text` takes in a monospace font: a Chinese character takes two."""
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
-def _pad(text: str, width: int, right: bool = False) -> str:
-    """`text` padded with spaces to `width` columns (`f"{text:<{width}}"`, or `>` with `right`)."""
-    gap = " " * max(0, width - _width(text))
-    return gap + text if right else text + gap
 
 
 def format_block_report(result: dict) -> str:
@@ -272,11 +264,11 @@ def format_block_report(result: dict) -> str:
         return _("Impossible combination: {error}").format(error=result["error"])
     rows = result["layers"]
     head_layer, head_kind, head_shape, head_params = _("layer"), _("kind"), _("output shape"), _("params")
-    w_layer = max(_width(head_layer), *(len(row["layer"]) for row in rows))
-    w_kind = max(_width(head_kind), *(len(row["kind"]) for row in rows))
+    w_layer = max(text_width(head_layer), *(len(row["layer"]) for row in rows))
+    w_kind = max(text_width(head_kind), *(len(row["kind"]) for row in rows))
     header = (
-        f"{_pad(head_layer, w_layer)}  {_pad(head_kind, w_kind)}  {_pad(head_shape, 18)} "
-        f"{_pad(head_params, 11, right=True)} {'FLOPs':>15}"
+        f"{pad(head_layer, w_layer)}  {pad(head_kind, w_kind)}  {pad(head_shape, 18)} "
+        f"{pad(head_params, 11, right=True)} {'FLOPs':>15}"
     )
     lines = [
         _("{cls}: input {input_shape} -> output {output_shape}").format(
@@ -290,7 +282,7 @@ def format_block_report(result: dict) -> str:
             f"{row['layer']:<{w_layer}}  {row['kind']:<{w_kind}}  {str(row['output shape']):<18} "
             f"{row['params']:>11,} {row['flops']:>15,}"
         )
-    total = _pad(_("total"), w_layer)
+    total = pad(_("total"), w_layer)
     lines.append(f"{total}  {'':<{w_kind}}  {'':<18} {result['params']:>11,} {result['flops']:>15,}")
     return "\n".join(lines)
 
@@ -474,20 +466,8 @@ class Paths(nn.Module):
 # (the notebook computes; each function below only words the values it is given)
 
 
-def _center(text: str, width: int) -> str:
-    """`text` centred in `width` columns as `f"{text:^{width}}"` does (the odd space on the right)."""
-    gap = max(0, width - _width(text))
-    return " " * (gap // 2) + text + " " * (gap - gap // 2)
 
 
-def _columns(rows, widths) -> str:
-    """Lines of cells: each cell but the last padded to its column's width in `widths` (wider where a
-    cell is wider, as a translation may be), the cells joined by one space."""
-    fitted = [max([w] + [_width(row[i]) for row in rows]) for i, w in enumerate(widths)]
-    return "\n".join(
-        " ".join([*(_pad(cell, w) for cell, w in zip(row[:-1], fitted, strict=True)), row[-1]])
-        for row in rows
-    )
 
 
 def _mode_heading(mode: str) -> str:
@@ -519,7 +499,7 @@ def option_a_shortcut_lines(first_equal: bool, last_zero: bool) -> str:
     return "\n".join(
         [
             f"{head} {first} {first_equal}",
-            f"{_pad('', _width(head))} {_pad(last, 35)} {last_zero}",
+            f"{pad('', text_width(head))} {pad(last, 35)} {last_zero}",
         ]
     )
 
@@ -527,7 +507,7 @@ def option_a_shortcut_lines(first_equal: bool, last_zero: bool) -> str:
 def branch_at_zero_lines(identity: bool, all_zero: bool) -> str:
     """The residual block with its branch at zero is the identity; the same layers without the
     shortcut (a normal block) output only zeros."""
-    return _columns(
+    return columns(
         [
             [_("residual block, branch at zero:"), "block(X) == X", str(identity)],
             [_("normal block, same weights:"), _("all outputs are zero"), str(all_zero)],
@@ -546,9 +526,9 @@ def gain_table(scales, gains: dict) -> str:
     evaluation and training mode, with and without the shortcut (`gains`: (mode, "with shortcut"
     or "without shortcut") -> one gain per scale)."""
     lines = [
-        " " * 8 + "".join(_center(_mode_heading(mode), 30) for mode in ("eval", "train")),
-        _pad("γ", 8, right=True)
-        + (_pad(_("with shortcut"), 15, right=True) + _pad(_("without"), 15, right=True)) * 2,
+        " " * 8 + "".join(center(_mode_heading(mode), 30) for mode in ("eval", "train")),
+        pad("γ", 8, right=True)
+        + (pad(_("with shortcut"), 15, right=True) + pad(_("without"), 15, right=True)) * 2,
     ]
     for i, gamma in enumerate(scales):
         lines.append(
@@ -640,9 +620,9 @@ def block_rows_table(rows) -> str:
     """Rows of blocks (`compare_blocks`, or explore_block results with a "block" name) as a table:
     block, output shape, parameters, FLOPs."""
     lines = [
-        _pad(_("block"), 12)
-        + _pad(_("output shape"), 20)
-        + _pad(_("params"), 12, right=True)
+        pad(_("block"), 12)
+        + pad(_("output shape"), 20)
+        + pad(_("params"), 12, right=True)
         + f"{'FLOPs':>16}"
     ]
     for row in rows:
@@ -656,11 +636,11 @@ def tradeoff_table(tradeoff) -> str:
     """(name, explore_block result) pairs as a table: the 3x3 convolution, parameters, FLOPs and
     the 3x3 convolution's share of the FLOPs."""
     lines = [
-        _pad(_("block"), 24)
-        + _pad(_("3x3 conv"), 22, right=True)
-        + _pad(_("params"), 10, right=True)
+        pad(_("block"), 24)
+        + pad(_("3x3 conv"), 22, right=True)
+        + pad(_("params"), 10, right=True)
         + f"{'FLOPs':>15}"
-        + _pad(_("3x3 share"), 11, right=True)
+        + pad(_("3x3 share"), 11, right=True)
     ]
     for name, r in tradeoff:
         conv2 = next(row for row in r["layers"] if row["layer"] == "conv2")
@@ -691,7 +671,7 @@ def resnext_summary(
 
 def identity_at_zero_lines(basic: bool, preact: bool) -> str:
     """Is the block with its branch at zero the identity on inputs with negative entries?"""
-    return _columns(
+    return columns(
         [
             [_("basic block, branch at zero:"), "block(X) == X", str(basic)],
             [_("pre-activation block, branch at zero:"), "block(X) == X", str(preact)],
@@ -719,12 +699,12 @@ def relu_share_text(kept: float) -> str:
 def paths_header() -> str:
     """The heading of the Inception-versus-residual table (see `paths_row`)."""
     return (
-        _pad(_("block"), 45)
-        + _pad(_("paths"), 6, right=True)
+        pad(_("block"), 45)
+        + pad(_("paths"), 6, right=True)
         + "  "
-        + _pad(_("merge"), 12)
-        + _pad(_("output"), 18)
-        + _pad(_("params"), 10, right=True)
+        + pad(_("merge"), 12)
+        + pad(_("output"), 18)
+        + pad(_("params"), 10, right=True)
         + f"{'FLOPs':>15}"
     )
 
@@ -732,7 +712,7 @@ def paths_header() -> str:
 def paths_row(name: str, paths: int, merge: str, output, params: int, flops: int) -> str:
     """One block: its paths, how they merge ("concatenate" or "add"), output, parameters, FLOPs."""
     label = {"concatenate": _("concatenate"), "add": _("add")}.get(merge, merge)
-    return f"{name:<45}{paths:>6}  {_pad(label, 12)}{str(tuple(output)):<18}{params:>10,}{flops:>15,}"
+    return f"{name:<45}{paths:>6}  {pad(label, 12)}{str(tuple(output)):<18}{params:>10,}{flops:>15,}"
 
 
 def two_paths_line(mode: str, same: bool) -> str:
@@ -795,9 +775,9 @@ def stack_gain_header() -> str:
     without, in evaluation and training mode)."""
     return "\n".join(
         [
-            " " * 6 + "".join(_center(_mode_heading(mode), 26) for mode in ("eval", "train")),
-            _pad(_("blocks"), 6, right=True)
-            + (_pad(_("with shortcuts"), 15, right=True) + _pad(_("without"), 11, right=True)) * 2,
+            " " * 6 + "".join(center(_mode_heading(mode), 26) for mode in ("eval", "train")),
+            pad(_("blocks"), 6, right=True)
+            + (pad(_("with shortcuts"), 15, right=True) + pad(_("without"), 11, right=True)) * 2,
         ]
     )
 

@@ -42,12 +42,11 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..blocks import ResidualBlock
-from ..i18n import _
+from ..i18n import _, pad, text_width
 from ..measure import keep_modes
 from ..models import build_depth_net
 from ..training.experiment import KINDS, accuracy, evaluate_loss, train_losses
 from ..training.trainer import CHECKPOINT_FORMAT, CheckpointError, load_checkpoint, save_checkpoint
-from .residual_block import _pad, _width
 
 __all__ = [
     # 0. the twins, trained once
@@ -1267,13 +1266,13 @@ def deletion_vs_response_report(
     `later_blocks` outside the first stage; `largest` and `costliest` the blocks with the largest
     response / shortcut and the largest loss. A correlation above `clear` counts as a tendency."""
     kinds = {True: _("a downsampling block"), False: _("another block")}
-    width = max(_width(kind) for kind in kinds.values())
+    width = max(text_width(kind) for kind in kinds.values())
     lines = [_("{label}: mean accuracy lost when deleting").format(label=label)]
     for down, kind in kinds.items():
         lines.append(
             "  "
             + _("{kind} {lost:6.1%} (its response/shortcut: {ratio:.2f})").format(
-                kind=_pad(kind, width),
+                kind=pad(kind, width),
                 lost=by_kind.loc[down, "accuracy lost"],
                 ratio=by_kind.loc[down, "response / shortcut"],
             )
