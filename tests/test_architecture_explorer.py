@@ -5,7 +5,6 @@ import pytest
 import torch
 
 from resnet_helpers import PRESETS, ResNetConfig, build_resnet, count_flops, count_params, stage_table
-from resnet_helpers.i18n import set_language
 from resnet_helpers.lessons.architecture import (
     architecture_diagram,
     architecture_figure,
@@ -569,13 +568,6 @@ PRINTED = [
         id="width_scaling_line",
     ),
 ]
-
-
-@pytest.fixture
-def in_chinese():
-    set_language("zh", font=False)
-    yield
-    set_language("en")
 
 
 @pytest.mark.parametrize(("call", "english", "chinese"), PRINTED)

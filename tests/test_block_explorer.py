@@ -8,7 +8,6 @@ import torch
 from torch.nn import functional as F
 
 from resnet_helpers import BLOCKS, Bottleneck, PreActResidual, Residual, count_flops, count_params
-from resnet_helpers.i18n import set_language
 from resnet_helpers.lessons.residual_block import (
     Paths,
     block_explorer_panel,
@@ -971,13 +970,6 @@ PRINTED = [
         id="gain_per_block_conclusion",
     ),
 ]
-
-
-@pytest.fixture
-def in_chinese():
-    set_language("zh", font=False)
-    yield
-    set_language("en")
 
 
 @pytest.mark.parametrize(("call", "english", "chinese"), PRINTED)

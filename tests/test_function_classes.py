@@ -4,7 +4,6 @@ import pandas as pd
 import pytest
 import torch
 
-from resnet_helpers.i18n import set_language
 from resnet_helpers.lessons.function_classes import (
     FAMILIES,
     GRID,
@@ -207,6 +206,31 @@ LOSSES = _frame([[0.235, 0.219], [0.449, 0.209], [0.917, 0.265]])
 
 BEFORE = LOSSES + _frame([[0.029, 0.031], [0.045, 0.032], [0.009, 0.040]])
 
+# notebook 01's distance table, the same in both languages (the DataFrame's columns stay English)
+DISTANCE_TABLE = (
+    "           nested  non-nested\n"
+    "k (knots)                    \n"
+    "0           0.691       0.691\n"
+    "1           0.538       0.538\n"
+    "2           0.502       0.392\n"
+    "3           0.481       0.481\n"
+    "4           0.432       0.130\n"
+    "5           0.254       0.157\n"
+    "6           0.132       0.109\n"
+    "7           0.074       0.074\n"
+    "8           0.073       0.059\n"
+    "9           0.065       0.042\n"
+    "10          0.061       0.038\n"
+    "11          0.050       0.028\n"
+    "12          0.041       0.027\n"
+    "13          0.035       0.020\n"
+    "14          0.015       0.020\n"
+    "15          0.015       0.015\n"
+    "16          0.015       0.016\n"
+    "\n"
+)
+
+
 PRINTED = [
     pytest.param(  # notebook 01, cell 432cbdae
         lambda: "\n".join(knots_line(k, knots(k, "nested"), knots(k, "non-nested")) for k in range(1, 5)),
@@ -232,52 +256,14 @@ PRINTED = [
         lambda: distance_report(distance_table(k_max=16)),
         (
             "RMS distance of the best fit in F_k to f*:\n"
-            "           nested  non-nested\n"
-            "k (knots)                    \n"
-            "0           0.691       0.691\n"
-            "1           0.538       0.538\n"
-            "2           0.502       0.392\n"
-            "3           0.481       0.481\n"
-            "4           0.432       0.130\n"
-            "5           0.254       0.157\n"
-            "6           0.132       0.109\n"
-            "7           0.074       0.074\n"
-            "8           0.073       0.059\n"
-            "9           0.065       0.042\n"
-            "10          0.061       0.038\n"
-            "11          0.050       0.028\n"
-            "12          0.041       0.027\n"
-            "13          0.035       0.020\n"
-            "14          0.015       0.020\n"
-            "15          0.015       0.015\n"
-            "16          0.015       0.016\n"
-            "\n"
-            "nested    : distance rises at k = never\n"
+            + DISTANCE_TABLE
+            + "nested    : distance rises at k = never\n"
             "non-nested: distance rises at k = [3, 5, 14, 16]"
         ),
         (
             "F_k 中最佳拟合到 f* 的均方根距离：\n"
-            "           nested  non-nested\n"
-            "k (knots)                    \n"
-            "0           0.691       0.691\n"
-            "1           0.538       0.538\n"
-            "2           0.502       0.392\n"
-            "3           0.481       0.481\n"
-            "4           0.432       0.130\n"
-            "5           0.254       0.157\n"
-            "6           0.132       0.109\n"
-            "7           0.074       0.074\n"
-            "8           0.073       0.059\n"
-            "9           0.065       0.042\n"
-            "10          0.061       0.038\n"
-            "11          0.050       0.028\n"
-            "12          0.041       0.027\n"
-            "13          0.035       0.020\n"
-            "14          0.015       0.020\n"
-            "15          0.015       0.015\n"
-            "16          0.015       0.016\n"
-            "\n"
-            "嵌套：距离上升处 k = 无\n"
+            + DISTANCE_TABLE
+            + "嵌套：距离上升处 k = 无\n"
             "非嵌套：距离上升处 k = [3, 5, 14, 16]"
         ),
         id="distance_report",
@@ -417,13 +403,6 @@ PRINTED = [
         id="cifar_resnet_line",
     ),
 ]
-
-
-@pytest.fixture
-def in_chinese():
-    set_language("zh", font=False)
-    yield
-    set_language("en")
 
 
 @pytest.mark.parametrize(("call", "english", "chinese"), PRINTED)

@@ -778,12 +778,6 @@ PRINTED = [  # (function, call, English as notebook 05 prints it, Chinese)
 ]
 
 
-@pytest.fixture
-def english():
-    yield
-    set_language("en")
-
-
 @pytest.mark.parametrize("call, english_text", [case[1:3] for case in PRINTED], ids=[c[0] for c in PRINTED])
 def test_printed_sentences_are_the_committed_notebooks_output(call, english_text):
     assert call() == english_text

@@ -18,12 +18,6 @@ PO = PACKAGE / "locale" / "zh_CN" / "LC_MESSAGES" / "resnet_helpers.po"
 MO = PO.with_suffix(".mo")
 
 
-@pytest.fixture
-def english():
-    yield
-    set_language("en")
-
-
 def marked_strings() -> set[str]:
     """Every string the package marks with _() (what `pybabel extract` collects)."""
     return {msg[2] for msg in extract_from_dir(str(PACKAGE), keywords={"_": None}) if isinstance(msg[2], str)}

@@ -9,7 +9,6 @@ import pytest
 import torch
 
 from resnet_helpers.data import CLASS_NAMES
-from resnet_helpers.i18n import set_language
 from resnet_helpers.lessons import training as lesson
 from resnet_helpers.lessons.training import PHASES, breakdown_figure, step_time_breakdown
 from resnet_helpers.models import ResNetConfig
@@ -364,20 +363,13 @@ ZH = {
 }
 
 
-@pytest.fixture
-def chinese():
-    set_language("zh", font=False)
-    yield
-    set_language("en")
-
-
 @pytest.mark.parametrize("name", list(CASES))
 def test_each_cells_words_are_its_saved_english_output(name):
     assert CASES[name]() == EN[name]
 
 
 @pytest.mark.parametrize("name", list(CASES))
-def test_each_cells_words_in_chinese(name, chinese):
+def test_each_cells_words_in_chinese(name, in_chinese):
     assert CASES[name]() == ZH[name]
 
 
@@ -392,7 +384,7 @@ def test_the_other_branches_of_the_cells_words():
     )
 
 
-def test_every_recipe_description_has_its_words_in_the_catalog(chinese):
+def test_every_recipe_description_has_its_words_in_the_catalog(in_chinese):
     for recipe in RECIPES.values():
         assert lesson._recipe_description(recipe) != recipe.description
 

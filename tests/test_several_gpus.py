@@ -4,7 +4,6 @@ English must be that output byte for byte; under set_language("zh"), the Chinese
 
 import pytest
 
-from resnet_helpers.i18n import set_language
 from resnet_helpers.lessons import several_gpus as lesson
 
 ARGS = [
@@ -91,18 +90,11 @@ ZH = {
 }
 
 
-@pytest.fixture
-def chinese():
-    set_language("zh", font=False)
-    yield
-    set_language("en")
-
-
 @pytest.mark.parametrize("name", list(CASES))
 def test_each_cells_words_are_its_saved_english_output(name):
     assert CASES[name]() == EN[name]
 
 
 @pytest.mark.parametrize("name", list(CASES))
-def test_each_cells_words_in_chinese(name, chinese):
+def test_each_cells_words_in_chinese(name, in_chinese):
     assert CASES[name]() == ZH[name]

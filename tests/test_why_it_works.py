@@ -759,12 +759,6 @@ CHINESE = {
 }
 
 
-@pytest.fixture
-def english():
-    yield
-    set_language("en")
-
-
 @pytest.mark.parametrize("name", WORDING)
 def test_the_wording_prints_what_the_notebook_printed(name):
     assert WORDING[name]() == ENGLISH[name]
