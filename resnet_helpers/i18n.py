@@ -23,7 +23,7 @@ import unicodedata
 from pathlib import Path
 
 __all__ = ["LANGUAGES", "LOCALE_DIR", "DOMAIN", "set_language", "language", "_"]
-__all__ += ["text_width", "pad", "center", "columns"]  # printed tables that line up in Chinese too
+__all__ += ["series", "text_width", "pad", "center", "columns"]  # printed lists and tables
 
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 DOMAIN = "resnet_helpers"
@@ -65,6 +65,11 @@ def _(message: str) -> str:
 
 if os.environ.get("RESNET_LANG", "").strip():
     set_language(os.environ["RESNET_LANG"], font=False)
+
+
+def series(items) -> str:
+    """Items joined as a list in running text: "a, b, c" in English, "a、b、c" in Chinese."""
+    return _(", ").join(items)
 
 
 # Printed tables line up in either language: a Chinese character takes two columns of a monospace

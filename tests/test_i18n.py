@@ -130,3 +130,11 @@ def test_printed_columns_line_up_in_chinese_and_pad_english_as_format_does():
         assert center(word, 30) == f"{word:^30}"
     lines = columns([["残差块", "x"], ["plain", "y"]], [6]).splitlines()
     assert [text_width(line) for line in lines] == [8, 8]  # 残差块 takes 6 columns, as "plain " does
+
+
+def test_a_printed_list_uses_the_readers_list_separator(english):
+    from resnet_helpers.i18n import series
+
+    assert series(["b2.0 60.2", "b4.0 42.9"]) == "b2.0 60.2, b4.0 42.9"
+    set_language("zh", font=False)
+    assert series(["b2.0 60.2", "b4.0 42.9"]) == "b2.0 60.2、b4.0 42.9"

@@ -32,7 +32,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..blocks import Bottleneck, PreActResidual, Residual, ResidualBlock
-from ..i18n import _
+from ..i18n import _, series
 from ..measure import count_flops, count_params, count_weight_layers, weight_layers
 from ..models import ResNetConfig, build_depth_net, build_resnet, model_name
 from ..profiles import choose_device, synchronize
@@ -643,11 +643,6 @@ def time_models(
 # result. English is the source (`_`): the text below is what the English notebook prints.
 
 
-def _series(values) -> str:
-    """Numbers or names joined as a list in running text: "a, b, c" (Chinese: "a，b，c")."""
-    return _(", ").join(values)
-
-
 def scale_summary(
     profile,
     *,
@@ -708,7 +703,7 @@ def correlation_report(correlations: dict[tuple[str, int], float]) -> str:
     depths = list(dict.fromkeys(depth for _kind, depth in correlations))
     return "\n".join(
         _("correlation of neighbouring input gradients: {values}").format(
-            values=_series(f"{kind}-{d} {c:+.2f}" for (kind, d), c in correlations.items() if d == depth)
+            values=series(f"{kind}-{d} {c:+.2f}" for (kind, d), c in correlations.items() if d == depth)
         )
         for depth in depths
     )
@@ -782,7 +777,7 @@ def without_bn_summary(table, below: float = 0.8) -> str:
                     depth=depth,
                     variant=variant_label(variant),
                     std=statistics.median(rows["logits std at init"]),
-                    losses=_series("NaN" if math.isnan(v) else f"{v:.2f}" for v in losses),
+                    losses=series("NaN" if math.isnan(v) else f"{v:.2f}" for v in losses),
                     left=sum(v < below * CHANCE_LOSS for v in losses),  # NaN counts as not
                     runs=len(rows),
                     below=below,

@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt
 import torch
 from torch import nn
 
-from ..i18n import _
+from ..i18n import _, series
 from ..models import build_resnet
 from ..profiles import choose_precision, synchronize
 from ..training.device_data import DeviceData
@@ -347,7 +347,7 @@ def feature_map_sides(side: int, sides) -> str:
     """The feature maps' sides for a `side`x`side` input: `sides`, after the stem then each stage."""
     stem, *stages = sides
     return _("{input} input: {stem} after the stem; stages {stages}").format(
-        input=_size(side), stem=_size(stem), stages=_(", ").join(_size(s) for s in stages)
+        input=_size(side), stem=_size(stem), stages=series(_size(s) for s in stages)
     )
 
 

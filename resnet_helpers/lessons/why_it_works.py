@@ -42,7 +42,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..blocks import ResidualBlock
-from ..i18n import _, pad, text_width
+from ..i18n import _, pad, series, text_width
 from ..measure import keep_modes
 from ..models import build_depth_net
 from ..training.experiment import KINDS, accuracy, evaluate_loss, train_losses
@@ -1176,7 +1176,7 @@ def single_deletion_report(summary: dict, lowest: dict, after_one: dict, chance:
     mean accuracy after one deletion of a shape-keeping block}."""
     lines = [_("Points of test accuracy lost when one block is deleted (every block that can be):")]
     for label, s in summary.items():
-        costliest = _(", ").join(f"{name} {points:.1f}" for name, points in s["costliest"].items())
+        costliest = series(f"{name} {points:.1f}" for name, points in s["costliest"].items())
         lines.append(
             "  "
             + _(
@@ -1213,7 +1213,7 @@ def single_deletion_report(summary: dict, lowest: dict, after_one: dict, chance:
     lines.append(
         _(
             "k = 1 of the random-deletion table below is the mean over the shape-keeping blocks: {means}"
-        ).format(means=_(", ").join(f"{label} {a:.1%}" for label, a in after_one.items()))
+        ).format(means=series(f"{label} {a:.1%}" for label, a in after_one.items()))
     )
     return "\n".join(lines)
 
@@ -1231,7 +1231,7 @@ def critical_blocks_report(label: str, critical, candidates: int, miss: dict, po
             count=len(critical),
             candidates=candidates,
             points=points,
-            names=_(", ").join(critical),
+            names=series(critical),
         )
     ]
     for k, p in miss.items():
@@ -1492,7 +1492,7 @@ def response_report(depths, std: dict, ratio: dict, initial: dict, scales: dict)
     ]
     lines.append(
         _("mean |BN scale| of the branches' last BN: {scales} (initial value 1)").format(
-            scales=_(", ").join(f"{label} {scale:.3f}" for label, scale in scales.items())
+            scales=series(f"{label} {scale:.3f}" for label, scale in scales.items())
         )
     )
     std_s, std_d = std[f"residual-{shallow}"], std[f"residual-{deep}"]
